@@ -1,0 +1,35 @@
+# Two commands set everything up: `make demo` and `make test`. Both are idempotent:
+# the virtual environment is rebuilt only when pyproject.toml or the lock file change.
+
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+# Keep numba's compiled-code cache inside the checkout.
+export NUMBA_CACHE_DIR := $(CURDIR)/.numba-cache
+
+.PHONY: setup demo test lint bench clean
+
+$(STAMP): pyproject.toml requirements.lock
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check \
+		-c requirements.lock -e '.[dev,ray]'
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+demo: setup
+	$(BIN)/qlearn train classic --episodes 500 --seeds 16 --out runs/demo-$$(date +%Y%m%d-%H%M%S)
+
+lint: setup
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+
+test: setup lint
+	$(BIN)/python -m pytest -q
+
+bench: setup
+	$(BIN)/python bench/tabular_throughput.py
+
+clean:
+	rm -rf $(VENV) .numba-cache .pytest_cache

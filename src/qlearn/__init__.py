@@ -1,0 +1,73 @@
+"""qlearn: value-based reinforcement learning, from exact tabular worlds to deep Q-networks.
+
+>>> import qlearn
+>>> env = qlearn.make("classic")
+>>> round(float(qlearn.solve(env).v[env.mdp.state_index("(1,1)")]), 4)
+0.6561
+"""
+
+from qlearn.envs.finite import FiniteEnv
+from qlearn.envs.grid import GridMap, load_map, parse_map
+from qlearn.envs.registry import builtin_worlds, load_world, make
+from qlearn.errors import QlearnError
+from qlearn.explore import LearningRate, Schedule
+from qlearn.mdp import (
+    FiniteMDP,
+    Solution,
+    evaluate_policy,
+    policy_return,
+    value_iteration,
+)
+from qlearn.mdp import solve as _solve_mdp
+
+__version__ = "0.1.0"
+
+
+def as_mdp(env: "FiniteEnv | FiniteMDP | str") -> FiniteMDP:
+    """The MDP behind a world name, a :class:`FiniteEnv`, or an MDP itself."""
+    if isinstance(env, FiniteMDP):
+        return env
+    if isinstance(env, FiniteEnv):
+        return env.mdp
+    if isinstance(env, str):
+        return load_world(env)
+    raise QlearnError(f"expected a world name, FiniteEnv or FiniteMDP, got {type(env).__name__}")
+
+
+def solve(
+    env: "FiniteEnv | FiniteMDP | str", gamma: float | None = None, tol: float = 1e-10
+) -> Solution:
+    """Q*, V* and every optimal action of a finite world, exactly."""
+    return _solve_mdp(as_mdp(env), gamma, tol)
+
+
+def train(env=None, *, algo: str = "q-learning", **options):
+    """Train on a world and return the run (tables, metrics, greedy returns).
+
+    Tabular algorithms: q-learning, sarsa, expected-sarsa, double-q, td0.
+    """
+    from qlearn.tabular.train import train as train_tabular
+
+    return train_tabular(env, algo=algo, **options)
+
+
+__all__ = [
+    "FiniteEnv",
+    "FiniteMDP",
+    "GridMap",
+    "LearningRate",
+    "QlearnError",
+    "Schedule",
+    "Solution",
+    "as_mdp",
+    "builtin_worlds",
+    "evaluate_policy",
+    "load_map",
+    "load_world",
+    "make",
+    "parse_map",
+    "policy_return",
+    "solve",
+    "train",
+    "value_iteration",
+]

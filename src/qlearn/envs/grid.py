@@ -1,0 +1,337 @@
+"""Grid worlds drawn as text, compiled to finite MDPs.
+
+A map is the grid, top row first, one character per cell, plus a legend that says
+what each character is. Plain text files hold only the grid and use the default
+legend; YAML files add parameters and legend entries::
+
+    name: classic
+    gamma: 0.9
+    step_reward: 0
+    legend:
+      D: {kind: terminal, reward: 1}
+    grid: |
+      ...D
+      .#.P
+      S...
+
+Rules: a move goes one cell N, S, E or W; bumping a wall or the border leaves the
+agent in place. Entering a cell pays that cell's own reward if the legend gives it
+one, otherwise the step reward. Entering a terminal ends the episode; entering a
+cliff pays its penalty and sends the agent back to the start (the episode goes on).
+From a slippery cell the move goes as intended with probability ``1 - slip`` and to
+each perpendicular side with ``slip / 2`` (FrozenLake: slip 2/3).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+from qlearn.errors import QlearnError
+from qlearn.mdp import ACTIONS, FiniteMDP, GridLayout, check_gamma, validate_mdp
+
+KINDS = ("start", "empty", "wall", "terminal", "cliff")
+# (dcol, drow) per action, row growing upwards (N is +1 row).
+MOVES = {"N": (0, 1), "S": (0, -1), "E": (1, 0), "W": (-1, 0)}
+PERPENDICULAR = {"N": ("E", "W"), "S": ("E", "W"), "E": ("N", "S"), "W": ("N", "S")}
+
+
+@dataclass(frozen=True)
+class Cell:
+    """What one map character means."""
+
+    kind: str
+    reward: float | None = None  # paid on entry instead of the step reward
+    slippery: bool = False
+    description: str = ""
+
+
+DEFAULT_LEGEND: dict[str, Cell] = {
+    "S": Cell("start", description="start"),
+    ".": Cell("empty", description="empty"),
+    "#": Cell("wall", description="wall"),
+    "D": Cell("terminal", 1.0, description="diamond: +1, ends the episode"),
+    "P": Cell("terminal", -1.0, description="pit: -1, ends the episode"),
+    "G": Cell("terminal", 1.0, description="goal: +1, ends the episode"),
+    "H": Cell("terminal", 0.0, description="hole: 0, ends the episode"),
+    "C": Cell("cliff", -100.0, description="cliff: -100, back to the start"),
+    "F": Cell("empty", slippery=True, description="frozen ice: slippery"),
+}
+
+
+@dataclass(frozen=True)
+class GridMap:
+    """A parsed map: the drawing, its legend and the world's parameters."""
+
+    name: str
+    rows: tuple[str, ...]
+    legend: dict[str, Cell] = field(default_factory=lambda: dict(DEFAULT_LEGEND))
+    gamma: float = 0.9
+    step_reward: float = 0.0
+    slip: Fraction = Fraction(2, 3)
+    max_steps: int = 1000
+    description: str = ""
+
+    def with_params(
+        self,
+        gamma: float | None = None,
+        step_reward: float | None = None,
+        slip: float | Fraction | str | None = None,
+    ) -> GridMap:
+        """The same map with some parameters replaced (``None`` keeps the current one)."""
+        changes: dict[str, Any] = {}
+        if gamma is not None:
+            check_gamma(gamma)
+            changes["gamma"] = float(gamma)
+        if step_reward is not None:
+            changes["step_reward"] = _number(step_reward, "step_reward")
+        if slip is not None:
+            changes["slip"] = _probability(slip, "slip")
+        return replace(self, **changes)
+
+
+def _number(value: Any, key: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise QlearnError(f"map parameter {key!r} must be a number, got {value!r}")
+    if not np.isfinite(value):
+        raise QlearnError(f"map parameter {key!r} must be finite, got {value!r}")
+    return float(value)
+
+
+def _probability(value: Any, key: str) -> Fraction:
+    """A probability as an exact fraction, so that 2/3 splits into exact thirds."""
+    try:
+        if isinstance(value, bool):
+            raise ValueError
+        frac = Fraction(str(value).strip()) if not isinstance(value, Fraction) else value
+    except (ValueError, ZeroDivisionError):
+        raise QlearnError(
+            f"map parameter {key!r} must be a probability like 0.2 or 2/3, got {value!r}"
+        ) from None
+    if not 0 <= frac <= 1:
+        raise QlearnError(f"map parameter {key!r} must be in [0, 1], got {value}")
+    return frac
+
+
+def _legend_entry(char: str, spec: Any) -> Cell:
+    if not isinstance(char, str) or len(char) != 1 or char.isspace():
+        raise QlearnError(f"legend key {char!r} must be a single visible character")
+    if isinstance(spec, str):
+        spec = {"kind": spec}
+    if not isinstance(spec, dict):
+        raise QlearnError(
+            f"legend entry {char!r} must be a kind or a mapping like {{kind: terminal, reward: 1}}"
+        )
+    unknown = set(spec) - {"kind", "reward", "slippery", "description"}
+    if unknown:
+        raise QlearnError(
+            f"legend entry {char!r} has unknown key {sorted(unknown)[0]!r}; "
+            "allowed: kind, reward, slippery, description"
+        )
+    kind = spec.get("kind")
+    if kind not in KINDS:
+        raise QlearnError(
+            f"legend entry {char!r} has kind {kind!r}; choose one of {', '.join(KINDS)}"
+        )
+    reward = spec.get("reward")
+    if reward is not None:
+        reward = _number(reward, f"legend {char} reward")
+    if kind in ("terminal", "cliff") and reward is None:
+        raise QlearnError(f"legend entry {char!r} ({kind}) needs a reward, e.g. reward: 1")
+    slippery = spec.get("slippery", False)
+    if not isinstance(slippery, bool):
+        raise QlearnError(f"legend entry {char!r}: slippery must be true or false")
+    return Cell(kind, reward, slippery, str(spec.get("description", kind)))
+
+
+def parse_map(text: str, name: str = "map") -> GridMap:
+    """Parse a map from text (a bare grid, or YAML with a ``grid`` key)."""
+    if not isinstance(text, str):
+        raise QlearnError("a map must be text")
+    header: dict[str, Any] = {}
+    try:
+        loaded = yaml.safe_load(text)
+    except yaml.YAMLError:
+        loaded = None
+    if isinstance(loaded, dict) and "grid" in loaded:
+        header = loaded
+        grid_text = header.pop("grid")
+        if not isinstance(grid_text, str):
+            raise QlearnError("the map's 'grid' must be a block of text (use 'grid: |')")
+    else:
+        grid_text = text
+    allowed = {"name", "gamma", "step_reward", "slip", "legend", "max_steps", "description"}
+    unknown = set(header) - allowed
+    if unknown:
+        raise QlearnError(
+            f"unknown map key {sorted(map(str, unknown))[0]!r}; "
+            f"allowed: {', '.join(sorted(allowed))}"
+        )
+    legend = dict(DEFAULT_LEGEND)
+    extra = header.get("legend") or {}
+    if not isinstance(extra, dict):
+        raise QlearnError("the map's 'legend' must map characters to cell kinds")
+    for char, spec in extra.items():
+        legend[str(char)] = _legend_entry(str(char), spec)
+
+    rows = tuple(line.rstrip() for line in grid_text.strip("\n").splitlines())
+    rows = tuple(r for r in rows if r.strip())
+    rows = tuple(r.strip() for r in rows)
+    _check_rows(rows, legend)
+
+    gamma = header.get("gamma", 0.9)
+    gamma = _number(gamma, "gamma")
+    check_gamma(gamma)
+    max_steps = header.get("max_steps", 1000)
+    if isinstance(max_steps, bool) or not isinstance(max_steps, int) or max_steps < 1:
+        raise QlearnError(
+            f"map parameter 'max_steps' must be a positive integer, got {max_steps!r}"
+        )
+    gmap = GridMap(
+        name=str(header.get("name", name)),
+        rows=rows,
+        legend=legend,
+        gamma=gamma,
+        step_reward=_number(header.get("step_reward", 0.0), "step_reward"),
+        slip=_probability(header.get("slip", "2/3"), "slip"),
+        max_steps=max_steps,
+        description=str(header.get("description", "")),
+    )
+    _check_reachable(gmap)
+    return gmap
+
+
+def _check_rows(rows: tuple[str, ...], legend: dict[str, Cell]) -> None:
+    if not rows:
+        raise QlearnError("the map is empty; draw the grid one row per line, top row first")
+    width = len(rows[0])
+    for i, row in enumerate(rows, start=1):
+        if len(row) != width:
+            raise QlearnError(
+                f"ragged map: row {i} from the top has {len(row)} cells, row 1 has {width}; "
+                "every row must have the same length"
+            )
+        for j, ch in enumerate(row, start=1):
+            if ch not in legend:
+                raise QlearnError(
+                    f"unknown map character {ch!r} at row {i} from the top, column {j}; "
+                    f"known: {' '.join(sorted(legend))} (or add it to the legend)"
+                )
+    starts = [ch for row in rows for ch in row if legend[ch].kind == "start"]
+    if len(starts) != 1:
+        what = "no start cell" if not starts else f"{len(starts)} start cells"
+        raise QlearnError(f"the map has {what}; mark exactly one cell with S")
+
+
+def _cells(gmap: GridMap) -> dict[tuple[int, int], Cell]:
+    """Cell of every (col, row), row 1 at the bottom."""
+    height = len(gmap.rows)
+    return {
+        (j + 1, height - i): gmap.legend[ch]
+        for i, row in enumerate(gmap.rows)
+        for j, ch in enumerate(row)
+    }
+
+
+def _check_reachable(gmap: GridMap) -> None:
+    cells = _cells(gmap)
+    start = next(pos for pos, c in cells.items() if c.kind == "start")
+    seen, frontier = {start}, [start]
+    while frontier:
+        col, row = frontier.pop()
+        for dc, dr in MOVES.values():
+            nxt = (col + dc, row + dr)
+            cell = cells.get(nxt)
+            if cell is None or cell.kind in ("wall", "cliff") or nxt in seen:
+                continue
+            seen.add(nxt)
+            if cell.kind != "terminal":
+                frontier.append(nxt)
+    if not any(cells[p].kind == "terminal" for p in seen):
+        raise QlearnError(
+            f"map {gmap.name!r}: no terminal cell can be reached from the start; "
+            "add one (D, P, G or H) or open a path to it"
+        )
+
+
+def grid_mdp(gmap: GridMap) -> FiniteMDP:
+    """Compile a map to its finite MDP. States are the non-wall, non-cliff cells in
+    reading order (top row first), so FrozenLake's states keep Gymnasium's indices."""
+    cells = _cells(gmap)
+    height, width = len(gmap.rows), len(gmap.rows[0])
+    positions = [
+        (col, row)
+        for row in range(height, 0, -1)
+        for col in range(1, width + 1)
+        if cells[(col, row)].kind not in ("wall", "cliff")
+    ]
+    index = {pos: i for i, pos in enumerate(positions)}
+    start_pos = next(pos for pos, c in cells.items() if c.kind == "start")
+    n_s, n_a = len(positions), len(ACTIONS)
+    P = np.zeros((n_s, n_a, n_s))
+    R = np.zeros((n_s, n_a, n_s))
+    terminal = np.array([cells[p].kind == "terminal" for p in positions])
+
+    def land(pos: tuple[int, int], action: str) -> tuple[int, float]:
+        dc, dr = MOVES[action]
+        target = (pos[0] + dc, pos[1] + dr)
+        cell = cells.get(target)
+        if cell is None or cell.kind == "wall":
+            return index[pos], gmap.step_reward
+        reward = gmap.step_reward if cell.reward is None else cell.reward
+        if cell.kind == "cliff":
+            return index[start_pos], reward
+        return index[target], reward
+
+    for s, pos in enumerate(positions):
+        if terminal[s]:
+            P[s, :, s] = 1.0  # absorbing; never used by the learners
+            continue
+        slip = gmap.slip if cells[pos].slippery else Fraction(0)
+        for a, action in enumerate(ACTIONS):
+            side_a, side_b = PERPENDICULAR[action]
+            for move, prob in ((action, 1 - slip), (side_a, slip / 2), (side_b, slip / 2)):
+                if prob == 0:
+                    continue
+                nxt, reward = land(pos, move)
+                P[s, a, nxt] += float(prob)
+                R[s, a, nxt] = reward  # same landing cell means same reward
+    start = np.zeros(n_s)
+    start[index[start_pos]] = 1.0
+    layout = GridLayout(
+        cells=gmap.rows,
+        positions=tuple(positions),
+        kinds={ch: c.kind for ch, c in gmap.legend.items()},
+    )
+    mdp = FiniteMDP(
+        P=P,
+        R=R,
+        R_std=np.zeros_like(R),
+        terminal=terminal,
+        start=start,
+        legal=np.ones((n_s, n_a), dtype=bool),
+        gamma=gmap.gamma,
+        name=gmap.name,
+        state_names=tuple(f"({c},{r})" for c, r in positions),
+        layout=layout,
+        max_steps=gmap.max_steps,
+    )
+    validate_mdp(mdp)
+    return mdp
+
+
+def load_map(path: str | Path) -> GridMap:
+    """Read a map file (bare grid or YAML)."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise QlearnError(f"map file {str(p)!r} not found; check the path") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise QlearnError(f"cannot read map file {str(p)!r}: {exc}") from None
+    return parse_map(text, name=p.stem)

@@ -1,0 +1,128 @@
+"""Names a user can train on: built-in maps, map files, Gymnasium's toy_text worlds."""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+
+from qlearn.envs.finite import FiniteEnv, mdp_from_toy_text
+from qlearn.envs.grid import grid_mdp, load_map, parse_map
+from qlearn.errors import QlearnError
+from qlearn.mdp import FiniteMDP
+
+#: Default discount for Gymnasium worlds, which do not define one.
+GYM_DEFAULT_GAMMA = {"CliffWalking": 1.0}
+GYM_FALLBACK_GAMMA = 0.99
+
+
+def builtin_worlds() -> dict[str, str]:
+    """Built-in world names and their one-line descriptions."""
+    out = {}
+    for name in _builtin_files():
+        gmap = parse_map(_builtin_text(name), name)
+        out[name] = gmap.description
+    from qlearn.envs.special import SPECIAL_WORLDS
+
+    for name, (_, description) in SPECIAL_WORLDS.items():
+        out[name] = description
+    return dict(sorted(out.items()))
+
+
+def _builtin_files() -> list[str]:
+    maps = resources.files("qlearn.envs") / "maps"
+    return sorted(p.name.removesuffix(".yaml") for p in maps.iterdir() if p.name.endswith(".yaml"))
+
+
+def _builtin_text(name: str) -> str:
+    return (resources.files("qlearn.envs") / "maps" / f"{name}.yaml").read_text(encoding="utf-8")
+
+
+def toy_text_ids() -> list[str]:
+    """Gymnasium environment ids whose worlds expose a transition table ``env.P``."""
+    return sorted(
+        env_id
+        for env_id, spec in gym.registry.items()
+        if isinstance(spec.entry_point, str)
+        and "toy_text" in spec.entry_point
+        and "blackjack" not in spec.entry_point
+        and "/" not in env_id
+    )
+
+
+def resolve_gym_id(name: str) -> str | None:
+    """``name`` as a registered Gymnasium id; a bare name like "Taxi" gets its latest version."""
+    if name in gym.registry:
+        return name
+    versions = sorted(
+        (spec.version or 0, env_id)
+        for env_id, spec in gym.registry.items()
+        if spec.name == name and spec.namespace is None
+    )
+    return versions[-1][1] if versions else None
+
+
+def load_world(
+    name: str | None = None,
+    *,
+    map_file: str | Path | None = None,
+    gamma: float | None = None,
+    step_reward: float | None = None,
+    slip: float | str | None = None,
+    env_kwargs: dict[str, Any] | None = None,
+) -> FiniteMDP:
+    """The finite MDP of a built-in world, a map file, or a Gymnasium toy_text id."""
+    if map_file is not None:
+        if name is not None:
+            raise QlearnError("give either a world name or --map FILE, not both")
+        gmap = load_map(map_file).with_params(gamma, step_reward, slip)
+        return grid_mdp(gmap)
+    if not name:
+        raise QlearnError("no world given; name one (see `qlearn envs`) or pass --map FILE")
+    if name in _builtin_files():
+        gmap = parse_map(_builtin_text(name), name).with_params(gamma, step_reward, slip)
+        return grid_mdp(gmap)
+    from qlearn.envs.special import SPECIAL_WORLDS
+
+    if name in SPECIAL_WORLDS:
+        _refuse_grid_params(name, step_reward, slip)
+        return SPECIAL_WORLDS[name][0]().with_gamma(gamma)
+    gym_id = resolve_gym_id(name)
+    if gym_id is not None:
+        _refuse_grid_params(name, step_reward, slip)
+        try:
+            env = gym.make(gym_id, **(env_kwargs or {}))
+        except TypeError as exc:
+            raise QlearnError(f"bad option for {gym_id}: {exc}") from None
+        if not isinstance(getattr(env.unwrapped, "P", None), dict):
+            raise QlearnError(
+                f"{gym_id} is not a finite world (it has no transition table); "
+                "train it with --algo dqn"
+            )
+        default = GYM_DEFAULT_GAMMA.get(gym.registry[gym_id].name, GYM_FALLBACK_GAMMA)
+        mdp = mdp_from_toy_text(env, gym_id, default)
+        return mdp.with_gamma(gamma)
+    raise QlearnError(
+        f"unknown world {name!r}; choose one of {', '.join(builtin_worlds())}, "
+        f"a Gymnasium id such as FrozenLake-v1, or --map FILE"
+    )
+
+
+def _refuse_grid_params(name: str, step_reward: Any, slip: Any) -> None:
+    if step_reward is not None or slip is not None:
+        raise QlearnError(f"{name} is not a drawn grid: --step-reward and --slip do not apply")
+
+
+def make(name: str | None = None, **kwargs: Any) -> FiniteEnv:
+    """A qlearn world as a Gymnasium environment whose ``.mdp`` holds its arrays.
+
+    ``kwargs`` are those of :func:`load_world` (``map_file``, ``gamma``, ``step_reward``,
+    ``slip``, ``env_kwargs``); unknown keywords go to a Gymnasium world's constructor.
+    """
+    known = {"map_file", "gamma", "step_reward", "slip", "env_kwargs"}
+    env_kwargs = dict(kwargs.pop("env_kwargs", None) or {})
+    env_kwargs.update({k: v for k, v in kwargs.items() if k not in known})
+    world_kwargs = {k: v for k, v in kwargs.items() if k in known}
+    return FiniteEnv(load_world(name, env_kwargs=env_kwargs or None, **world_kwargs))

@@ -1,0 +1,138 @@
+"""Typed, frozen training configurations, validated once at the edge."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+from qlearn.errors import QlearnError
+from qlearn.explore import EXPLORATIONS_ALLOWED, LearningRate, Schedule
+
+TABULAR_ALGOS = ("q-learning", "sarsa", "expected-sarsa", "double-q", "td0")
+TD0_POLICIES = ("random", "optimal")
+
+
+@dataclass(frozen=True)
+class TabularConfig:
+    """How to train a tabular learner on a finite world. Every field has a safe default."""
+
+    world: str | None = "classic"
+    """Built-in world (see `qlearn envs`) or Gymnasium toy_text id; None with ``map_file``."""
+    map_file: str | None = None
+    """A map file to train on instead of a named world."""
+    algo: str = "q-learning"
+    """q-learning, sarsa, expected-sarsa, double-q, or td0 (evaluate a fixed policy)."""
+    episodes: int = 500
+    """Episodes per seed."""
+    alpha: str = "0.5"
+    """Learning rate: a constant in (0, 1], or ``1/n^W`` from the visit count."""
+    gamma: float | None = None
+    """Discount in [0, 1]; None uses the world's own."""
+    epsilon: str = "1:0.05"
+    """Exploration rate START[:END[:N]]: decays from START to END over N units (default: all)."""
+    decay: str = "linear"
+    """How epsilon and temperature decay: linear or exponential."""
+    decay_unit: str = "episodes"
+    """Whether N counts episodes or steps."""
+    explore: str = "epsilon-greedy"
+    """Action choice while learning: epsilon-greedy or boltzmann."""
+    temperature: str = "1"
+    """Boltzmann temperature START[:END[:N]] (used with explore=boltzmann)."""
+    q_init: float = 0.0
+    """Initial value of every table entry (above the true values: optimistic exploration)."""
+    seeds: int = 1
+    """Independent runs; run k uses seed ``seed + k``."""
+    seed: int = 0
+    """Seed of the first run."""
+    max_steps: int | None = None
+    """Cap on an episode's length; None uses the world's own."""
+    policy: str = "random"
+    """The fixed policy td0 evaluates: random or optimal."""
+    snapshots: tuple[int, ...] = ()
+    """Episodes (1-based) after which to keep a copy of the table."""
+    step_reward: float | None = None
+    """Grid worlds: reward of an ordinary step (None: the map's own)."""
+    slip: str | None = None
+    """Grid worlds: probability that a move on ice goes sideways (None: the map's own)."""
+
+    def __post_init__(self) -> None:
+        validate_tabular(self)
+
+    @property
+    def learning_rate(self) -> LearningRate:
+        return LearningRate.parse(self.alpha)
+
+    def epsilon_schedule(self) -> Schedule:
+        default_n = self.episodes if self.decay_unit == "episodes" else 0
+        return Schedule.parse(self.epsilon, self.decay, self.decay_unit, default_n, "epsilon")
+
+    def temperature_schedule(self) -> Schedule:
+        default_n = self.episodes if self.decay_unit == "episodes" else 0
+        return Schedule.parse(
+            self.temperature, self.decay, self.decay_unit, default_n, "temperature"
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        out = dataclasses.asdict(self)
+        out["snapshots"] = list(self.snapshots)
+        return out
+
+    def replace(self, **changes: Any) -> TabularConfig:
+        return dataclasses.replace(self, **changes)
+
+
+def _int(value: Any, name: str, low: int, hint: str) -> None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise QlearnError(f"{name} must be an integer, got {value!r}; {hint}")
+    if value < low:
+        raise QlearnError(f"{name} must be at least {low}, got {value}; {hint}")
+
+
+def validate_tabular(cfg: TabularConfig) -> None:
+    """Raise a QlearnError naming the first bad field and how to fix it."""
+    if cfg.algo not in TABULAR_ALGOS:
+        raise QlearnError(
+            f"unknown algorithm {cfg.algo!r}; choose one of {', '.join(TABULAR_ALGOS)}"
+        )
+    _int(cfg.episodes, "episodes", 1, "pass e.g. --episodes 500")
+    _int(cfg.seeds, "seeds", 1, "pass e.g. --seeds 16")
+    _int(cfg.seed, "seed", 0, "pass e.g. --seed 0")
+    if cfg.seed + cfg.seeds > 2**32:
+        raise QlearnError("seed + seeds must stay below 2^32")
+    if cfg.max_steps is not None:
+        _int(cfg.max_steps, "max_steps", 1, "pass e.g. --max-steps 1000")
+    cfg.learning_rate  # noqa: B018 - parses and validates
+    if cfg.gamma is not None:
+        from qlearn.mdp import check_gamma
+
+        if isinstance(cfg.gamma, bool) or not isinstance(cfg.gamma, int | float):
+            raise QlearnError(f"gamma must be a number in [0, 1], got {cfg.gamma!r}")
+        check_gamma(cfg.gamma)
+    if cfg.decay not in ("linear", "exponential"):
+        raise QlearnError(f"unknown decay {cfg.decay!r}; choose linear or exponential")
+    if cfg.decay_unit not in ("episodes", "steps"):
+        raise QlearnError(f"unknown decay unit {cfg.decay_unit!r}; choose episodes or steps")
+    if cfg.explore not in EXPLORATIONS_ALLOWED:
+        raise QlearnError(
+            f"unknown exploration {cfg.explore!r}; choose {' or '.join(EXPLORATIONS_ALLOWED)}"
+        )
+    eps = cfg.epsilon_schedule()
+    if eps.kind != "constant" and eps.unit == "steps" and eps.duration <= 0:
+        raise QlearnError("with --decay-unit steps, give the number of steps: START:END:N")
+    eps.check_range(0.0, 1.0, "epsilon")
+    cfg.temperature_schedule().check_range(0.0, float("inf"), "temperature", open_low=True)
+    if isinstance(cfg.q_init, bool) or not isinstance(cfg.q_init, int | float):
+        raise QlearnError(f"q_init must be a number, got {cfg.q_init!r}")
+    if cfg.policy not in TD0_POLICIES:
+        raise QlearnError(f"unknown policy {cfg.policy!r} for td0; choose random or optimal")
+    if any(
+        isinstance(e, bool) or not isinstance(e, int) or not 1 <= e <= cfg.episodes
+        for e in cfg.snapshots
+    ):
+        raise QlearnError(
+            f"snapshot episodes must be integers between 1 and {cfg.episodes}, "
+            f"got {list(cfg.snapshots)}"
+        )
+    if cfg.world is None and cfg.map_file is None:
+        raise QlearnError("no world given; name one (see `qlearn envs`) or pass --map FILE")

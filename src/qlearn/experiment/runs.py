@@ -1,0 +1,123 @@
+"""Run folders: written atomically, read back without running any code.
+
+A run folder holds ``config.yaml`` (what ran), ``metrics.csv`` (one row per seed and
+episode), ``tables.npz`` (final tables per seed and the exact answer) and
+``summary.json`` (the headline numbers, the same object ``--json`` prints).
+It is assembled in a hidden temporary folder next to its destination and renamed into
+place, so a crash never leaves a half-written run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+from qlearn.errors import QlearnError
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` via a temporary file and a rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def new_run_dir(root: str | Path, label: str) -> Path:
+    """A fresh ``root/label-YYYYmmdd-HHMMSS`` (suffixed if taken)."""
+    base = Path(root) / f"{label}-{time.strftime('%Y%m%d-%H%M%S')}"
+    candidate, n = base, 1
+    while candidate.exists():
+        n += 1
+        candidate = base.with_name(f"{base.name}-{n}")
+    return candidate
+
+
+def write_run_dir(final: Path, fill: Callable[[Path], None]) -> Path:
+    """Create ``final`` by filling a temporary sibling folder and renaming it into place."""
+    final = Path(final)
+    if final.exists():
+        raise QlearnError(f"{final} already exists; choose another --out or remove it")
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{final.name}.", suffix=".tmp"))
+    try:
+        fill(tmp)
+        os.rename(tmp, final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return final
+
+
+def dump_yaml(data: dict[str, Any]) -> str:
+    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
+
+
+def dump_json(data: Any) -> str:
+    return json.dumps(data, indent=2, allow_nan=False)
+
+
+def save_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    """Save arrays (no object arrays, so loading needs no pickle)."""
+    import io
+
+    buf = io.BytesIO()
+    np.savez_compressed(buf, **arrays)
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def load_npz(path: Path) -> dict[str, np.ndarray]:
+    """Load arrays saved by :func:`save_npz`; refuses anything that would need pickle."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return {k: data[k] for k in data.files}
+    except ValueError as exc:
+        raise QlearnError(
+            f"{path} holds pickled objects, which qlearn refuses to load (loading them "
+            "could run code); it was not written by qlearn"
+        ) from exc
+    except (OSError, EOFError) as exc:
+        raise QlearnError(f"cannot read {path}: {exc}") from None
+
+
+def read_config(run_dir: Path) -> dict[str, Any]:
+    path = Path(run_dir) / "config.yaml"
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise QlearnError(f"{run_dir} is not a run folder (no config.yaml)") from None
+    except yaml.YAMLError as exc:
+        raise QlearnError(f"{path} is not valid YAML: {exc}") from None
+    if not isinstance(data, dict):
+        raise QlearnError(f"{path} must hold a mapping of options")
+    return data
+
+
+def read_summary(run_dir: Path) -> dict[str, Any]:
+    path = Path(run_dir) / "summary.json"
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise QlearnError(f"{run_dir} is not a finished run folder (no summary.json)") from None
+    except json.JSONDecodeError as exc:
+        raise QlearnError(f"{path} is not valid JSON: {exc}") from None

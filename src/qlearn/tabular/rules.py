@@ -1,0 +1,133 @@
+"""The tabular update rules: one small compiled function per algorithm.
+
+Each ``*_target`` computes the number a table entry is nudged towards after one
+transition ``(s, a, r, s')``; :func:`td_update` does the nudge. Names follow rlax:
+``q_t`` is the row of Q at the landing state ``s'``. Terminal transitions
+(``done``) bootstrap from nothing.
+
+They are Numba functions, so the compiled loop inlines them, and also plain callables
+from Python (``qlearn explain`` narrates these same functions).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+
+@njit(cache=True, inline="always")
+def random_below(n: int) -> int:
+    """A uniform integer in [0, n) from Numba's per-thread generator."""
+    return min(int(np.random.random() * n), n - 1)
+
+
+@njit(cache=True, inline="always")
+def argmax_random(q_row: np.ndarray, legal_row: np.ndarray) -> int:
+    """The best legal action; ties broken uniformly at random."""
+    best = -np.inf
+    count = 0
+    choice = -1
+    for a in range(q_row.shape[0]):
+        if not legal_row[a]:
+            continue
+        if q_row[a] > best:
+            best = q_row[a]
+            count = 1
+            choice = a
+        elif q_row[a] == best:
+            count += 1
+            # Reservoir sampling: keep the k-th tie with probability 1/k.
+            if random_below(count) == 0:
+                choice = a
+    return choice
+
+
+@njit(cache=True, inline="always")
+def max_legal(q_row: np.ndarray, legal_row: np.ndarray) -> float:
+    """max over legal actions of one row of Q."""
+    best = -np.inf
+    for a in range(q_row.shape[0]):
+        if legal_row[a] and q_row[a] > best:
+            best = q_row[a]
+    return best
+
+
+@njit(cache=True, inline="always")
+def epsilon_greedy_probs(q_row, legal_row, epsilon, out) -> None:
+    """Fill ``out`` with the epsilon-greedy action probabilities (greedy ties share)."""
+    best = max_legal(q_row, legal_row)
+    n_legal = 0
+    n_best = 0
+    for a in range(q_row.shape[0]):
+        if legal_row[a]:
+            n_legal += 1
+            if q_row[a] == best:
+                n_best += 1
+    for a in range(q_row.shape[0]):
+        out[a] = 0.0
+        if legal_row[a]:
+            out[a] = epsilon / n_legal
+            if q_row[a] == best:
+                out[a] += (1.0 - epsilon) / n_best
+
+
+@njit(cache=True, inline="always")
+def boltzmann_probs(q_row, legal_row, temperature, out) -> None:
+    """Fill ``out`` with softmax(Q / temperature) over the legal actions."""
+    best = max_legal(q_row, legal_row)
+    total = 0.0
+    for a in range(q_row.shape[0]):
+        out[a] = np.exp((q_row[a] - best) / temperature) if legal_row[a] else 0.0
+        total += out[a]
+    for a in range(q_row.shape[0]):
+        out[a] /= total
+
+
+@njit(cache=True, inline="always")
+def q_learning_target(r: float, gamma: float, done: bool, q_t, legal_t) -> float:
+    """Q-learning: r + gamma * max_a' Q(s', a')."""
+    if done:
+        return r
+    return r + gamma * max_legal(q_t, legal_t)
+
+
+@njit(cache=True, inline="always")
+def sarsa_target(r: float, gamma: float, done: bool, q_t, a_t: int) -> float:
+    """SARSA: r + gamma * Q(s', a'), a' the action actually taken next."""
+    if done:
+        return r
+    return r + gamma * q_t[a_t]
+
+
+@njit(cache=True, inline="always")
+def expected_sarsa_target(r: float, gamma: float, done: bool, q_t, probs_t) -> float:
+    """Expected SARSA: r + gamma * sum_a' pi(a'|s') Q(s', a') under the behaviour policy."""
+    if done:
+        return r
+    total = 0.0
+    for a in range(q_t.shape[0]):
+        if probs_t[a] > 0.0:
+            total += probs_t[a] * q_t[a]
+    return r + gamma * total
+
+
+@njit(cache=True, inline="always")
+def double_q_target(r: float, gamma: float, done: bool, q_select_t, q_eval_t, legal_t) -> float:
+    """Double Q-learning: one table picks the best next action, the other values it."""
+    if done:
+        return r
+    return r + gamma * q_eval_t[argmax_random(q_select_t, legal_t)]
+
+
+@njit(cache=True, inline="always")
+def td0_target(r: float, gamma: float, done: bool, v_t: float) -> float:
+    """TD(0) evaluation: r + gamma * V(s')."""
+    if done:
+        return r
+    return r + gamma * v_t
+
+
+@njit(cache=True, inline="always")
+def td_update(value: float, target: float, alpha: float) -> float:
+    """Move ``value`` a fraction ``alpha`` of the way to ``target``."""
+    return value + alpha * (target - value)
