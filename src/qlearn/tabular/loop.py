@@ -21,7 +21,6 @@ from qlearn.tabular.rules import (
     double_q_target,
     epsilon_greedy_probs,
     expected_sarsa_target,
-    max_legal,
     q_learning_target,
     random_below,
     sarsa_target,
@@ -126,30 +125,27 @@ def _act_policy(policy_row) -> int:
     return last
 
 
-@njit(cache=True)
-def _gap_and_share(q, legal, terminal, q_ref, opt, v, v_ref, algo):
-    """Max-norm distance to the reference table, and the share of states acted optimally."""
-    S, A = q.shape
-    gap = 0.0
-    good = 0
-    live = 0
-    for s in range(S):
-        if terminal[s]:
-            continue
-        live += 1
-        if algo == TD0:
-            gap = max(gap, abs(v[s] - v_ref[s]))
-            continue
-        best = max_legal(q[s], legal[s])
-        all_optimal = True
-        for a in range(A):
-            if legal[s, a]:
-                gap = max(gap, abs(q[s, a] - q_ref[s, a]))
-                if q[s, a] == best and not opt[s, a]:
-                    all_optimal = False
-        good += all_optimal
-    share = np.nan if algo == TD0 else good / max(live, 1)
-    return gap, share
+@njit(cache=True, inline="always")
+def _state_metrics(s, q, q2, algo, legal, q_ref, opt, v, v_ref):
+    """For one state: the largest |learned - exact| value, and whether every greedy action
+    of the learned table is optimal. Double Q-learning is judged on the mean of its tables."""
+    if algo == TD0:
+        return abs(v[s] - v_ref[s]), True
+    both = algo == DOUBLE_Q
+    best = -np.inf
+    for a in range(legal.shape[1]):
+        if legal[s, a]:
+            value = 0.5 * (q[s, a] + q2[s, a]) if both else q[s, a]
+            best = max(best, value)
+    err = 0.0
+    optimal = True
+    for a in range(legal.shape[1]):
+        if legal[s, a]:
+            value = 0.5 * (q[s, a] + q2[s, a]) if both else q[s, a]
+            err = max(err, abs(value - q_ref[s, a]))
+            if value == best and not opt[s, a]:
+                optimal = False
+    return err, optimal
 
 
 @njit(cache=True)
@@ -204,7 +200,22 @@ def run_one(
     q_act = np.empty(A)  # acting row: Q, or Q1 + Q2 for double Q-learning
     total_steps = 0
     snap = 0
+    # Metrics are kept per state and refreshed only for the states an episode updated.
+    state_err = np.zeros(S)
+    state_ok = np.zeros(S, dtype=np.bool_)
+    live = 0
+    ok_count = 0
+    gap = 0.0
+    for x in range(S):
+        if not terminal[x]:
+            live += 1
+            state_err[x], state_ok[x] = _state_metrics(x, q, q2, algo, legal, q_ref, opt, v, v_ref)
+            ok_count += state_ok[x]
+            gap = max(gap, state_err[x])
+    touched_in = np.zeros(S, dtype=np.int64)  # episode number + 1 when last touched
+    touched = np.empty(max_steps, dtype=np.int64)
     for ep in range(episodes):
+        n_touched = 0
         s = start_state[_pick(start_cum, start_cum.shape[0])]
         ep_return = 0.0
         steps = 0
@@ -262,6 +273,10 @@ def run_one(
                     q2[s, a] = td_update(q2[s, a], t, lr)
             else:
                 v[s] = td_update(v[s], td0_target(r, gamma, done, v[s2]), lr)
+            if touched_in[s] != ep + 1:
+                touched_in[s] = ep + 1
+                touched[n_touched] = s
+                n_touched += 1
             ep_return += r
             steps += 1
             total_steps += 1
@@ -271,13 +286,27 @@ def run_one(
             a = a2
         returns[ep] = ep_return
         lengths[ep] = steps
-        if algo == DOUBLE_Q:
-            q_eval = (q + q2) / 2.0
-        else:
-            q_eval = q
-        gaps[ep], shares[ep] = _gap_and_share(q_eval, legal, terminal, q_ref, opt, v, v_ref, algo)
+        stale = False
+        for i in range(n_touched):
+            x = touched[i]
+            before = state_err[x]
+            err, optimal = _state_metrics(x, q, q2, algo, legal, q_ref, opt, v, v_ref)
+            state_err[x] = err
+            ok_count += optimal - state_ok[x]
+            state_ok[x] = optimal
+            if err >= gap:
+                gap = err
+            elif before >= gap:
+                stale = True  # the largest error shrank: look for the new largest
+        if stale:
+            gap = state_err.max()
+        gaps[ep] = gap
+        shares[ep] = np.nan if algo == TD0 else ok_count / max(live, 1)
         while snap < snapshot_at.shape[0] and snapshot_at[snap] == ep + 1:
-            snapshots[snap] = q_eval
+            if algo == DOUBLE_Q:
+                snapshots[snap] = 0.5 * (q + q2)
+            else:
+                snapshots[snap] = q
             snap += 1
     return total_steps
 
