@@ -1,9 +1,8 @@
 """The one compiled loop that drives every tabular learner over a finite MDP's arrays.
 
-``train_batch`` runs ``len(seeds)`` independent runs in parallel (Numba ``prange``).
-Each run seeds Numba's per-thread generator with its own seed before its first
-random draw and runs start to finish on one thread, so seed ``k`` of a batch gives
-the same numbers as that seed run alone.
+``run_parallel`` runs ``len(seeds)`` independent runs in parallel (Numba ``prange``).
+Each run owns an explicit generator state made from its seed (:mod:`qlearn.tabular.rng`),
+so seed ``k`` of a batch gives the same numbers as that seed run alone.
 """
 
 from __future__ import annotations
@@ -15,6 +14,7 @@ from numba import njit, prange
 
 from qlearn.explore import schedule_value
 from qlearn.mdp import FiniteMDP
+from qlearn.tabular.rng import normal, seed_state, uniform
 from qlearn.tabular.rules import (
     argmax_random,
     boltzmann_probs,
@@ -22,7 +22,6 @@ from qlearn.tabular.rules import (
     epsilon_greedy_probs,
     expected_sarsa_target,
     q_learning_target,
-    random_below,
     sarsa_target,
     td0_target,
     td_update,
@@ -74,8 +73,11 @@ def outcomes(mdp: FiniteMDP) -> Outcomes:
 
 
 @njit(cache=True, inline="always")
-def _pick(cum: np.ndarray, n: int) -> int:
-    u = np.random.random()
+def _pick(cum: np.ndarray, n: int, rng: np.ndarray) -> int:
+    """Index of a sampled outcome given cumulative probabilities (no draw when certain)."""
+    if n == 1:
+        return 0
+    u = uniform(rng)
     for k in range(n - 1):
         if u < cum[k]:
             return k
@@ -83,22 +85,24 @@ def _pick(cum: np.ndarray, n: int) -> int:
 
 
 @njit(cache=True, inline="always")
-def _act(q_row, legal_row, explore, epsilon, temperature, probs) -> int:
+def _act(q_row, legal_row, explore, epsilon, temperature, probs, rng) -> int:
     """Choose an action: epsilon-greedy (random legal action w.p. epsilon) or Boltzmann."""
     if explore == EPSILON_GREEDY:
-        if epsilon > 0.0 and np.random.random() < epsilon:
+        u = uniform(rng)
+        if u < epsilon:
             n_legal = 0
             for a in range(legal_row.shape[0]):
                 n_legal += legal_row[a]
-            k = random_below(n_legal)
+            # Given u < epsilon, u / epsilon is itself uniform on [0, 1): reuse the draw.
+            k = min(int(u / epsilon * n_legal), n_legal - 1)
             for a in range(legal_row.shape[0]):
                 if legal_row[a]:
                     if k == 0:
                         return a
                     k -= 1
-        return argmax_random(q_row, legal_row)
+        return argmax_random(q_row, legal_row, rng)
     boltzmann_probs(q_row, legal_row, temperature, probs)
-    u = np.random.random()
+    u = uniform(rng)
     acc = 0.0
     last = 0
     for a in range(probs.shape[0]):
@@ -111,9 +115,9 @@ def _act(q_row, legal_row, explore, epsilon, temperature, probs) -> int:
 
 
 @njit(cache=True, inline="always")
-def _act_policy(policy_row) -> int:
+def _act_policy(policy_row, rng) -> int:
     """Sample an action from a fixed policy's probabilities."""
-    u = np.random.random()
+    u = uniform(rng)
     acc = 0.0
     last = 0
     for a in range(policy_row.shape[0]):
@@ -187,14 +191,21 @@ def run_one(
     snapshots,
 ):
     """One independent run; writes its results into the given output slices."""
-    np.random.seed(seed)
+    rng = seed_state(seed)
     S, A = legal.shape
-    q = q_out
-    q2 = q2_out
-    q[:] = q_init
-    q2[:] = q_init
-    v = v_out
-    v[:] = 0.0
+    # Work on this run's own copies: slicing an array shared between threads touches its
+    # reference count, a cache line every thread would then fight over.
+    next_state, cum_prob, reward = next_state.copy(), cum_prob.copy(), reward.copy()
+    reward_std, count, terminal, legal = (
+        reward_std.copy(),
+        count.copy(),
+        terminal.copy(),
+        legal.copy(),
+    )
+    q_ref, opt, v_ref, policy = q_ref.copy(), opt.copy(), v_ref.copy(), policy.copy()
+    q = np.full((S, A), q_init)
+    q2 = np.full((S, A), q_init)
+    v = np.zeros(S)
     visits = np.zeros((S, A))
     probs = np.zeros(A)
     q_act = np.empty(A)  # acting row: Q, or Q1 + Q2 for double Q-learning
@@ -212,11 +223,14 @@ def run_one(
             state_err[x], state_ok[x] = _state_metrics(x, q, q2, algo, legal, q_ref, opt, v, v_ref)
             ok_count += state_ok[x]
             gap = max(gap, state_err[x])
+    eps_per_step = eps_spec[4] == 1.0 and eps_spec[0] != 0.0
+    temp_per_step = temp_spec[4] == 1.0 and temp_spec[0] != 0.0
+    noisy = reward_std.max() > 0.0
     touched_in = np.zeros(S, dtype=np.int64)  # episode number + 1 when last touched
     touched = np.empty(max_steps, dtype=np.int64)
     for ep in range(episodes):
         n_touched = 0
-        s = start_state[_pick(start_cum, start_cum.shape[0])]
+        s = start_state[_pick(start_cum, start_cum.shape[0], rng)]
         ep_return = 0.0
         steps = 0
         epsilon = schedule_value(eps_spec, ep if eps_spec[4] == 0.0 else total_steps)
@@ -224,29 +238,31 @@ def run_one(
         eps_trace[ep] = epsilon if explore == EPSILON_GREEDY else temperature
         a = -1
         while steps < max_steps:
-            if eps_spec[4] == 1.0:
+            if eps_per_step:
                 epsilon = schedule_value(eps_spec, total_steps)
-            if temp_spec[4] == 1.0:
+            if temp_per_step:
                 temperature = schedule_value(temp_spec, total_steps)
             if a < 0:  # choose now unless SARSA already chose it last step
                 if algo == TD0:
-                    a = _act_policy(policy[s])
+                    a = _act_policy(policy[s], rng)
                 elif algo == DOUBLE_Q:
                     for b in range(A):
                         q_act[b] = q[s, b] + q2[s, b]
-                    a = _act(q_act, legal[s], explore, epsilon, temperature, probs)
+                    a = _act(q_act, legal[s], explore, epsilon, temperature, probs, rng)
                 else:
-                    a = _act(q[s], legal[s], explore, epsilon, temperature, probs)
+                    a = _act(q[s], legal[s], explore, epsilon, temperature, probs, rng)
             if steps == 0:
                 first_action[ep] = a
-            k = _pick(cum_prob[s, a], count[s, a])
+            k = _pick(cum_prob[s, a], count[s, a], rng)
             s2 = next_state[s, a, k]
             r = reward[s, a, k]
-            if reward_std[s, a, k] > 0.0:
-                r += reward_std[s, a, k] * np.random.standard_normal()
+            if noisy and reward_std[s, a, k] > 0.0:
+                r += reward_std[s, a, k] * normal(rng)
             done = terminal[s2]
-            visits[s, a] += 1.0
-            lr = alpha if omega <= 0.0 else 1.0 / visits[s, a] ** omega
+            lr = alpha
+            if omega > 0.0:
+                visits[s, a] += 1.0
+                lr = 1.0 / visits[s, a] ** omega
             a2 = -1
             if algo == Q_LEARNING:
                 q[s, a] = td_update(
@@ -254,7 +270,7 @@ def run_one(
                 )
             elif algo == SARSA:
                 if not done:
-                    a2 = _act(q[s2], legal[s2], explore, epsilon, temperature, probs)
+                    a2 = _act(q[s2], legal[s2], explore, epsilon, temperature, probs, rng)
                 q[s, a] = td_update(q[s, a], sarsa_target(r, gamma, done, q[s2], a2), lr)
             elif algo == EXPECTED_SARSA:
                 if explore == EPSILON_GREEDY:
@@ -265,11 +281,11 @@ def run_one(
                     q[s, a], expected_sarsa_target(r, gamma, done, q[s2], probs), lr
                 )
             elif algo == DOUBLE_Q:
-                if np.random.random() < 0.5:
-                    t = double_q_target(r, gamma, done, q[s2], q2[s2], legal[s2])
+                if uniform(rng) < 0.5:
+                    t = double_q_target(r, gamma, done, q[s2], q2[s2], legal[s2], rng)
                     q[s, a] = td_update(q[s, a], t, lr)
                 else:
-                    t = double_q_target(r, gamma, done, q2[s2], q[s2], legal[s2])
+                    t = double_q_target(r, gamma, done, q2[s2], q[s2], legal[s2], rng)
                     q2[s, a] = td_update(q2[s, a], t, lr)
             else:
                 v[s] = td_update(v[s], td0_target(r, gamma, done, v[s2]), lr)
@@ -308,6 +324,9 @@ def run_one(
             else:
                 snapshots[snap] = q
             snap += 1
+    q_out[:] = q
+    q2_out[:] = q2
+    v_out[:] = v
     return total_steps
 
 
