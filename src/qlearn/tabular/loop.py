@@ -1,8 +1,12 @@
 """The one compiled loop that drives every tabular learner over a finite MDP's arrays.
 
-``run_parallel`` runs ``len(seeds)`` independent runs in parallel (Numba ``prange``).
-Each run owns an explicit generator state made from its seed (:mod:`qlearn.tabular.rng`),
-so seed ``k`` of a batch gives the same numbers as that seed run alone.
+A run's whole state between episodes is a :class:`RunArrays` row: its tables, visit
+counts, explicit random-generator state and step count, next to the metrics recorded so
+far. :func:`run_episodes` advances one row from episode ``start`` to ``stop``, so a run
+can be cut into chunks (for a progress bar, or a checkpoint) and continued with the same
+numbers as if it had never stopped. :func:`run_episodes_parallel` advances every row
+(seed) at once with Numba ``prange``; seed ``k`` of a batch gives the same numbers as
+that seed run alone, because each row owns its generator state (:mod:`qlearn.tabular.rng`).
 """
 
 from __future__ import annotations
@@ -30,11 +34,10 @@ from qlearn.tabular.rules import (
 ALGOS = ("q-learning", "sarsa", "expected-sarsa", "double-q", "td0")
 Q_LEARNING, SARSA, EXPECTED_SARSA, DOUBLE_Q, TD0 = range(5)
 EPSILON_GREEDY, BOLTZMANN = 0, 1
-EXPLORATIONS = ("epsilon-greedy", "boltzmann")
 
 
-class Outcomes(NamedTuple):
-    """A finite MDP's transitions as short per-(s, a) lists, for fast sampling."""
+class World(NamedTuple):
+    """A finite MDP's dynamics as short per-(s, a) outcome lists, for fast sampling."""
 
     next_state: np.ndarray  # (S, A, K) int64
     cum_prob: np.ndarray  # (S, A, K) cumulative probabilities
@@ -43,10 +46,30 @@ class Outcomes(NamedTuple):
     count: np.ndarray  # (S, A) how many of the K slots are used
     start_state: np.ndarray  # (M,) possible first states
     start_cum: np.ndarray  # (M,) their cumulative probabilities
+    terminal: np.ndarray  # (S,) bool
+    legal: np.ndarray  # (S, A) bool
 
 
-def outcomes(mdp: FiniteMDP) -> Outcomes:
-    """Sparse transition lists of ``mdp`` (K = most successors of any (s, a))."""
+class Settings(NamedTuple):
+    """What to learn and how, as plain numbers and arrays."""
+
+    algo: int  # index into ALGOS
+    explore: int  # EPSILON_GREEDY or BOLTZMANN
+    eps_spec: np.ndarray  # Schedule.as_array()
+    temp_spec: np.ndarray
+    alpha: float
+    omega: float  # > 0: step size 1 / n(s, a)^omega instead of alpha
+    gamma: float
+    max_steps: int  # cap on an episode's length
+    snapshot_at: np.ndarray  # (M,) sorted 1-based episodes after which to copy the table
+    q_ref: np.ndarray  # (S, A) the exact answer the gap is measured against
+    opt: np.ndarray  # (S, A) bool optimal actions
+    v_ref: np.ndarray  # (S,) exact V of the evaluated policy (TD(0))
+    policy: np.ndarray  # (S, A) the fixed policy TD(0) follows
+
+
+def world_arrays(mdp: FiniteMDP) -> World:
+    """The outcome lists of ``mdp`` (K = most successors of any (s, a))."""
     nonzero = mdp.P > 0
     count = nonzero.sum(axis=2)
     k = max(1, int(count.max()))
@@ -67,8 +90,56 @@ def outcomes(mdp: FiniteMDP) -> Outcomes:
     start_state = np.flatnonzero(mdp.start > 0).astype(np.int64)
     start_cum = np.cumsum(mdp.start[start_state])
     start_cum[-1] = 1.0
-    return Outcomes(
-        next_state, cum_prob, reward, reward_std, count.astype(np.int64), start_state, start_cum
+    return World(
+        next_state,
+        cum_prob,
+        reward,
+        reward_std,
+        count.astype(np.int64),
+        start_state,
+        start_cum,
+        mdp.terminal.copy(),
+        mdp.legal.copy(),
+    )
+
+
+class RunArrays(NamedTuple):
+    """Everything a batch of runs carries and records, one leading row per seed."""
+
+    q: np.ndarray  # (N, S, A) the table (Q1 for double Q-learning)
+    q2: np.ndarray  # (N, S, A) second table of double Q-learning
+    v: np.ndarray  # (N, S) TD(0) state values
+    visits: np.ndarray  # (N, S, A) updates of each entry (for 1/n step sizes)
+    rng: np.ndarray  # (N, 4) uint64 generator states
+    steps: np.ndarray  # (N,) environment steps taken so far
+    returns: np.ndarray  # (N, E) undiscounted return of each episode
+    lengths: np.ndarray  # (N, E) steps in each episode
+    gaps: np.ndarray  # (N, E) max-norm distance to the reference table after each episode
+    shares: np.ndarray  # (N, E) share of states whose greedy actions are all optimal
+    first_action: np.ndarray  # (N, E) the action taken at the first step
+    explore_value: np.ndarray  # (N, E) epsilon (or temperature) at the episode's start
+    snapshots: np.ndarray  # (N, M, S, A) tables after the chosen episodes
+
+
+def fresh_arrays(
+    seeds: np.ndarray, n_states: int, n_actions: int, episodes: int, n_snap: int, q_init: float
+) -> RunArrays:
+    """The state of untrained runs, one per seed (metrics not yet recorded are NaN)."""
+    n, S, A, E = len(seeds), n_states, n_actions, episodes
+    return RunArrays(
+        q=np.full((n, S, A), float(q_init)),
+        q2=np.full((n, S, A), float(q_init)),
+        v=np.zeros((n, S)),
+        visits=np.zeros((n, S, A)),
+        rng=np.stack([seed_state(int(seed)) for seed in seeds]).reshape(n, 4),
+        steps=np.zeros(n, dtype=np.int64),
+        returns=np.full((n, E), np.nan),
+        lengths=np.zeros((n, E), dtype=np.int64),
+        gaps=np.full((n, E), np.nan),
+        shares=np.full((n, E), np.nan),
+        first_action=np.full((n, E), -1, dtype=np.int64),
+        explore_value=np.full((n, E), np.nan),
+        snapshots=np.full((n, n_snap, S, A), np.nan),
     )
 
 
@@ -153,64 +224,35 @@ def _state_metrics(s, q, q2, algo, legal, q_ref, opt, v, v_ref):
 
 
 @njit(cache=True)
-def run_one(
-    seed,
-    algo,
-    explore,
-    eps_spec,
-    temp_spec,
-    alpha,
-    omega,
-    q_init,
-    next_state,
-    cum_prob,
-    reward,
-    reward_std,
-    count,
-    start_state,
-    start_cum,
-    terminal,
-    legal,
-    gamma,
-    episodes,
-    max_steps,
-    q_ref,
-    opt,
-    v_ref,
-    policy,
-    snapshot_at,
-    q_out,
-    q2_out,
-    v_out,
-    returns,
-    lengths,
-    gaps,
-    shares,
-    first_action,
-    eps_trace,
-    snapshots,
-):
-    """One independent run; writes its results into the given output slices."""
-    rng = seed_state(seed)
-    S, A = legal.shape
+def run_episodes(world, cfg, runs, i, start, stop):
+    """Advance run ``i`` of ``runs`` from episode ``start`` to ``stop`` (0-based, exclusive).
+
+    Reads and writes row ``i`` of every array in ``runs``; returns nothing.
+    """
     # Work on this run's own copies: slicing an array shared between threads touches its
     # reference count, a cache line every thread would then fight over.
-    next_state, cum_prob, reward = next_state.copy(), cum_prob.copy(), reward.copy()
-    reward_std, count, terminal, legal = (
-        reward_std.copy(),
-        count.copy(),
-        terminal.copy(),
-        legal.copy(),
+    next_state, cum_prob = world.next_state.copy(), world.cum_prob.copy()
+    reward, reward_std, count = world.reward.copy(), world.reward_std.copy(), world.count.copy()
+    start_state, start_cum = world.start_state.copy(), world.start_cum.copy()
+    terminal, legal = world.terminal.copy(), world.legal.copy()
+    q_ref, opt, v_ref, policy = (
+        cfg.q_ref.copy(),
+        cfg.opt.copy(),
+        cfg.v_ref.copy(),
+        cfg.policy.copy(),
     )
-    q_ref, opt, v_ref, policy = q_ref.copy(), opt.copy(), v_ref.copy(), policy.copy()
-    q = np.full((S, A), q_init)
-    q2 = np.full((S, A), q_init)
-    v = np.zeros(S)
-    visits = np.zeros((S, A))
+    algo, explore, gamma, alpha, omega = cfg.algo, cfg.explore, cfg.gamma, cfg.alpha, cfg.omega
+    eps_spec, temp_spec, snapshot_at = cfg.eps_spec.copy(), cfg.temp_spec.copy(), cfg.snapshot_at
+    q, q2, v = runs.q[i].copy(), runs.q2[i].copy(), runs.v[i].copy()
+    visits, rng = runs.visits[i].copy(), runs.rng[i].copy()
+    total_steps = runs.steps[i]
+
+    S, A = legal.shape
     probs = np.zeros(A)
     q_act = np.empty(A)  # acting row: Q, or Q1 + Q2 for double Q-learning
-    total_steps = 0
     snap = 0
+    while snap < snapshot_at.shape[0] and snapshot_at[snap] <= start:
+        snap += 1
     # Metrics are kept per state and refreshed only for the states an episode updated.
     state_err = np.zeros(S)
     state_ok = np.zeros(S, dtype=np.bool_)
@@ -227,17 +269,18 @@ def run_one(
     temp_per_step = temp_spec[4] == 1.0 and temp_spec[0] != 0.0
     noisy = reward_std.max() > 0.0
     touched_in = np.zeros(S, dtype=np.int64)  # episode number + 1 when last touched
-    touched = np.empty(max_steps, dtype=np.int64)
-    for ep in range(episodes):
+    touched = np.empty(cfg.max_steps, dtype=np.int64)
+
+    for ep in range(start, stop):
         n_touched = 0
         s = start_state[_pick(start_cum, start_cum.shape[0], rng)]
         ep_return = 0.0
         steps = 0
         epsilon = schedule_value(eps_spec, ep if eps_spec[4] == 0.0 else total_steps)
         temperature = schedule_value(temp_spec, ep if temp_spec[4] == 0.0 else total_steps)
-        eps_trace[ep] = epsilon if explore == EPSILON_GREEDY else temperature
+        runs.explore_value[i, ep] = epsilon if explore == EPSILON_GREEDY else temperature
         a = -1
-        while steps < max_steps:
+        while steps < cfg.max_steps:
             if eps_per_step:
                 epsilon = schedule_value(eps_spec, total_steps)
             if temp_per_step:
@@ -252,7 +295,7 @@ def run_one(
                 else:
                     a = _act(q[s], legal[s], explore, epsilon, temperature, probs, rng)
             if steps == 0:
-                first_action[ep] = a
+                runs.first_action[i, ep] = a
             k = _pick(cum_prob[s, a], count[s, a], rng)
             s2 = next_state[s, a, k]
             r = reward[s, a, k]
@@ -265,9 +308,8 @@ def run_one(
                 lr = 1.0 / visits[s, a] ** omega
             a2 = -1
             if algo == Q_LEARNING:
-                q[s, a] = td_update(
-                    q[s, a], q_learning_target(r, gamma, done, q[s2], legal[s2]), lr
-                )
+                target = q_learning_target(r, gamma, done, q[s2], legal[s2])
+                q[s, a] = td_update(q[s, a], target, lr)
             elif algo == SARSA:
                 if not done:
                     a2 = _act(q[s2], legal[s2], explore, epsilon, temperature, probs, rng)
@@ -277,16 +319,15 @@ def run_one(
                     epsilon_greedy_probs(q[s2], legal[s2], epsilon, probs)
                 else:
                     boltzmann_probs(q[s2], legal[s2], temperature, probs)
-                q[s, a] = td_update(
-                    q[s, a], expected_sarsa_target(r, gamma, done, q[s2], probs), lr
-                )
+                target = expected_sarsa_target(r, gamma, done, q[s2], probs)
+                q[s, a] = td_update(q[s, a], target, lr)
             elif algo == DOUBLE_Q:
                 if uniform(rng) < 0.5:
-                    t = double_q_target(r, gamma, done, q[s2], q2[s2], legal[s2], rng)
-                    q[s, a] = td_update(q[s, a], t, lr)
+                    target = double_q_target(r, gamma, done, q[s2], q2[s2], legal[s2], rng)
+                    q[s, a] = td_update(q[s, a], target, lr)
                 else:
-                    t = double_q_target(r, gamma, done, q2[s2], q[s2], legal[s2], rng)
-                    q2[s, a] = td_update(q2[s, a], t, lr)
+                    target = double_q_target(r, gamma, done, q2[s2], q[s2], legal[s2], rng)
+                    q2[s, a] = td_update(q2[s, a], target, lr)
             else:
                 v[s] = td_update(v[s], td0_target(r, gamma, done, v[s2]), lr)
             if touched_in[s] != ep + 1:
@@ -300,11 +341,11 @@ def run_one(
                 break
             s = s2
             a = a2
-        returns[ep] = ep_return
-        lengths[ep] = steps
+        runs.returns[i, ep] = ep_return
+        runs.lengths[i, ep] = steps
         stale = False
-        for i in range(n_touched):
-            x = touched[i]
+        for j in range(n_touched):
+            x = touched[j]
             before = state_err[x]
             err, optimal = _state_metrics(x, q, q2, algo, legal, q_ref, opt, v, v_ref)
             state_err[x] = err
@@ -316,128 +357,35 @@ def run_one(
                 stale = True  # the largest error shrank: look for the new largest
         if stale:
             gap = state_err.max()
-        gaps[ep] = gap
-        shares[ep] = np.nan if algo == TD0 else ok_count / max(live, 1)
+        runs.gaps[i, ep] = gap
+        runs.shares[i, ep] = np.nan if algo == TD0 else ok_count / max(live, 1)
         while snap < snapshot_at.shape[0] and snapshot_at[snap] == ep + 1:
-            if algo == DOUBLE_Q:
-                snapshots[snap] = 0.5 * (q + q2)
-            else:
-                snapshots[snap] = q
+            for x in range(S):
+                for b in range(A):
+                    runs.snapshots[i, snap, x, b] = (
+                        0.5 * (q[x, b] + q2[x, b]) if algo == DOUBLE_Q else q[x, b]
+                    )
             snap += 1
-    q_out[:] = q
-    q2_out[:] = q2
-    v_out[:] = v
-    return total_steps
 
-
-class RunArrays(NamedTuple):
-    """Everything the loop writes, one leading row per seed."""
-
-    q: np.ndarray  # (N, S, A) final table (Q1 for double Q-learning)
-    q2: np.ndarray  # (N, S, A) second table of double Q-learning
-    v: np.ndarray  # (N, S) TD(0) state values
-    returns: np.ndarray  # (N, E) undiscounted return of each episode
-    lengths: np.ndarray  # (N, E) steps in each episode
-    gaps: np.ndarray  # (N, E) max-norm distance to the reference table after each episode
-    shares: np.ndarray  # (N, E) share of states whose greedy actions are all optimal
-    first_action: np.ndarray  # (N, E) the action taken at the first step
-    explore_value: np.ndarray  # (N, E) epsilon (or temperature) at the episode's start
-    snapshots: np.ndarray  # (N, M, S, A) tables after the chosen episodes
-    steps: np.ndarray  # (N,) environment steps taken
-
-
-def empty_arrays(n: int, n_states: int, n_actions: int, episodes: int, n_snap: int) -> RunArrays:
-    S, A, E = n_states, n_actions, episodes
-    return RunArrays(
-        q=np.empty((n, S, A)),
-        q2=np.empty((n, S, A)),
-        v=np.empty((n, S)),
-        returns=np.empty((n, E)),
-        lengths=np.empty((n, E), dtype=np.int64),
-        gaps=np.empty((n, E)),
-        shares=np.empty((n, E)),
-        first_action=np.empty((n, E), dtype=np.int64),
-        explore_value=np.empty((n, E)),
-        snapshots=np.empty((n, n_snap, S, A)),
-        steps=np.empty(n, dtype=np.int64),
-    )
+    runs.q[i] = q
+    runs.q2[i] = q2
+    runs.v[i] = v
+    runs.visits[i] = visits
+    runs.rng[i] = rng
+    runs.steps[i] = total_steps
 
 
 @njit(cache=True, parallel=True)
-def run_parallel(
-    seeds,
-    algo,
-    explore,
-    eps_spec,
-    temp_spec,
-    alpha,
-    omega,
-    q_init,
-    next_state,
-    cum_prob,
-    reward,
-    reward_std,
-    count,
-    start_state,
-    start_cum,
-    terminal,
-    legal,
-    gamma,
-    episodes,
-    max_steps,
-    q_ref,
-    opt,
-    v_ref,
-    policy,
-    snapshot_at,
-    q_out,
-    q2_out,
-    v_out,
-    returns,
-    lengths,
-    gaps,
-    shares,
-    first_action,
-    eps_trace,
-    snapshots,
-    steps,
-):
-    """Run one learner for every seed, in parallel, into preallocated outputs."""
-    for i in prange(seeds.shape[0]):
-        steps[i] = run_one(
-            seeds[i],
-            algo,
-            explore,
-            eps_spec,
-            temp_spec,
-            alpha,
-            omega,
-            q_init,
-            next_state,
-            cum_prob,
-            reward,
-            reward_std,
-            count,
-            start_state,
-            start_cum,
-            terminal,
-            legal,
-            gamma,
-            episodes,
-            max_steps,
-            q_ref,
-            opt,
-            v_ref,
-            policy,
-            snapshot_at,
-            q_out[i],
-            q2_out[i],
-            v_out[i],
-            returns[i],
-            lengths[i],
-            gaps[i],
-            shares[i],
-            first_action[i],
-            eps_trace[i],
-            snapshots[i],
-        )
+def run_episodes_parallel(world, cfg, runs, start, stop):
+    """Advance every run (seed) in ``runs`` from episode ``start`` to ``stop``, in parallel."""
+    for i in prange(runs.q.shape[0]):
+        run_episodes(world, cfg, runs, i, start, stop)
+
+
+def advance(world: World, cfg: Settings, runs: RunArrays, start: int, stop: int) -> None:
+    """Advance every run from ``start`` to ``stop``; one run skips the parallel wrapper,
+    which costs it speed."""
+    if runs.q.shape[0] == 1:
+        run_episodes(world, cfg, runs, 0, start, stop)
+    else:
+        run_episodes_parallel(world, cfg, runs, start, stop)
