@@ -16,9 +16,10 @@ from rich.console import Console
 from rich.table import Table
 
 # Typer 0.29 vendors Click; its exceptions live here (the version is pinned).
+from typer._click.core import ParameterSource
 from typer._click.exceptions import ClickException, UsageError
 
-from qlearn.errors import QlearnError
+from qlearn.errors import Interrupted, QlearnError
 
 app = typer.Typer(
     help="Value-based reinforcement learning: exact solutions, tabular Q-learning, DQN.",
@@ -140,8 +141,17 @@ def solve(
     out.print(_table(*q_rows(mdp, sol.q, sol.policy), title="Q* (* = optimal)"))
 
 
+#: train's options that are fields of the training config (the rest steer the command).
+CONFIG_OPTIONS = (
+    "world", "map_file", "algo", "episodes", "alpha", "gamma", "epsilon", "decay",
+    "decay_unit", "explore", "temperature", "q_init", "seeds", "seed", "max_steps",
+    "policy", "step_reward", "slip",
+)  # fmt: skip
+
+
 @app.command()
 def train(
+    ctx: typer.Context,
     world: WorldArg = None,
     map_file: MapOpt = None,
     algo: Annotated[
@@ -166,50 +176,131 @@ def train(
     ] = "random",
     step_reward: StepRewardOpt = None,
     slip: SlipOpt = None,
+    config: Annotated[
+        Path | None, typer.Option(help="YAML file of options (flags given here override it).")
+    ] = None,
+    resume: Annotated[
+        Path | None, typer.Option(help="Continue an interrupted run folder from its checkpoint.")
+    ] = None,
+    checkpoint_every: Annotated[
+        int | None, typer.Option(help="Save a resumable checkpoint every N episodes.")
+    ] = None,
     out_dir: Annotated[Path | None, typer.Option("--out", help="Run folder to create.")] = None,
     runs_root: Annotated[Path, typer.Option("--runs", help="Where new run folders go.")] = Path(
         "runs"
     ),
+    quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
     json_out: JsonOpt = False,
 ) -> None:
     """Train a tabular learner, print what it learned, and write a run folder."""
-    from qlearn.experiment.config import TabularConfig
-    from qlearn.experiment.runs import new_run_dir
-    from qlearn.tabular.report import summary, write_tabular_run
-    from qlearn.tabular.train import run_config
+    from qlearn.tabular import job
 
-    cfg = TabularConfig(
-        world=None if map_file else world,
-        map_file=str(map_file) if map_file else None,
-        algo=algo,
-        episodes=episodes,
-        alpha=alpha,
-        gamma=gamma,
-        epsilon=epsilon,
-        decay=decay,
-        decay_unit=decay_unit,
-        explore=explore,
-        temperature=temperature,
-        q_init=q_init,
-        seeds=seeds,
-        seed=seed,
-        max_steps=max_steps,
-        policy=policy,
-        step_reward=step_reward,
-        slip=slip,
-    )
-    if map_file and world:
-        raise QlearnError("give either a world name or --map FILE, not both")
-    with _status("training", quiet=json_out):
-        run = run_config(cfg)
-    target = out_dir or new_run_dir(runs_root, f"{run.mdp.name}-{cfg.algo}")
-    info = summary(run)
-    info["run_dir"] = str(target)
-    write_tabular_run(run, target, info)
+    given = {name: ctx.params[name] for name in CONFIG_OPTIONS if _given(ctx, name)}
+    if checkpoint_every is not None and checkpoint_every < 1:
+        raise QlearnError(f"--checkpoint-every must be at least 1, got {checkpoint_every}")
+    if resume is not None:
+        if given or config is not None:
+            raise QlearnError(
+                "--resume continues a run exactly as it was configured; drop "
+                + ", ".join(f"--{k.replace('_', '-')}" for k in given or ["config"])
+            )
+        run_dir = resume
+        if (run_dir / "summary.json").exists():
+            raise QlearnError(f"{run_dir} already finished; nothing to resume")
+        cfg = job.resume_config(run_dir)
+    else:
+        cfg = _training_config(given, config)
+        run_dir = out_dir or _new_run_dir(runs_root, cfg)
+        job.start(cfg, run_dir)
+    with _progress_bar(enabled=not (quiet or json_out)) as progress:
+        run = job.train(
+            cfg,
+            run_dir,
+            checkpoint_every=checkpoint_every,
+            progress=progress,
+            resume=resume is not None,
+        )
+    info = job.finish(run, run_dir)
     if json_out:
         _print_json(info)
         return
     _print_tabular(run, info)
+
+
+def _given(ctx: typer.Context, name: str) -> bool:
+    """Whether the user typed this option (rather than it taking its default)."""
+    return ctx.get_parameter_source(name) == ParameterSource.COMMANDLINE
+
+
+def _training_config(given: dict[str, Any], config_file: Path | None):
+    """The validated config: the file's options, overridden by the flags given."""
+    from qlearn.experiment.config import TabularConfig, config_from_mapping, load_config_file
+    from qlearn.tabular.train import world_of
+
+    options = load_config_file(config_file) if config_file else {}
+    if "map_file" in given:
+        given["map_file"] = str(given["map_file"])
+        if "world" in given:
+            raise QlearnError("give either a world name or --map FILE, not both")
+        options["world"] = None
+    elif "world" in given:
+        options["map_file"] = None
+    source = f"config file {str(config_file)!r}" if config_file else "the command line"
+    cfg = config_from_mapping(TabularConfig, {**options, **given}, source)
+    world_of(cfg)  # refuse an unknown world before creating the run folder
+    return cfg
+
+
+def _new_run_dir(root: Path, cfg) -> Path:
+    from qlearn.experiment.runs import new_run_dir
+
+    name = Path(cfg.map_file).stem if cfg.map_file else str(cfg.world)
+    return new_run_dir(root, f"{name}-{cfg.algo}")
+
+
+class _progress_bar:
+    """A progress bar on stderr with the live mean return and gap (terminals only)."""
+
+    def __init__(self, enabled: bool):
+        self.enabled = enabled and err.is_terminal
+        self.bar = None
+        self.task = None
+
+    def __enter__(self):
+        if not self.enabled:
+            return None
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
+
+        self.bar = Progress(
+            TextColumn("training"), BarColumn(), MofNCompleteColumn(), TextColumn("episodes"),
+            TimeElapsedColumn(), TimeRemainingColumn(), TextColumn("{task.fields[headline]}"),
+            console=err, transient=True,
+        )  # fmt: skip
+        self.bar.__enter__()
+        self.task = self.bar.add_task("train", total=None, headline="")
+        return self.update
+
+    def update(self, done: int, total: int, runs) -> None:
+        import numpy as np
+
+        recent = runs.returns[:, max(0, done - max(1, total // 100)) : done]
+        headline = f"mean return {np.mean(recent):.3g}"
+        gap = runs.gaps[:, done - 1]
+        if np.isfinite(gap).all():
+            headline += f"  |Q-Q*| {np.mean(gap):.3g}"
+        self.bar.update(self.task, completed=done, total=total, headline=headline)
+
+    def __exit__(self, *exc):
+        if self.bar is not None:
+            self.bar.__exit__(*exc)
+        return False
 
 
 def _print_tabular(run, info: dict[str, Any]) -> None:
@@ -267,26 +358,6 @@ def _print_tabular(run, info: dict[str, Any]) -> None:
     out.print(f"run folder: {info['run_dir']}")
 
 
-class _status:
-    """A spinner on stderr while compiled work runs (silent when not a terminal)."""
-
-    def __init__(self, what: str, quiet: bool = False):
-        self.what = what
-        self.active = not quiet and err.is_terminal
-        self._status = None
-
-    def __enter__(self):
-        if self.active:
-            self._status = err.status(self.what + "...")
-            self._status.__enter__()
-        return self
-
-    def __exit__(self, *exc):
-        if self._status is not None:
-            self._status.__exit__(*exc)
-        return False
-
-
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the app, turning bad input into one line and exit status 2."""
     try:
@@ -302,6 +373,9 @@ def main(argv: list[str] | None = None) -> None:
         )
         err.print(f"error: {exc.format_message()}{hint}", markup=False, soft_wrap=True)
         sys.exit(2)
+    except Interrupted as exc:
+        err.print(str(exc), markup=False, soft_wrap=True)
+        sys.exit(130)
     except (typer.Abort, KeyboardInterrupt):
         err.print("interrupted", markup=False)
         sys.exit(130)

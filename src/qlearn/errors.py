@@ -7,3 +7,15 @@ class QlearnError(ValueError):
     The CLI prints it as one line and exits with status 2; Python callers can catch it
     as a plain ``ValueError``.
     """
+
+
+class Interrupted(Exception):
+    """Training stopped on Ctrl-C after saving a checkpoint it can be resumed from."""
+
+    def __init__(self, run_dir: object, episodes_done: int):
+        super().__init__(
+            f"interrupted after {episodes_done} episodes; checkpoint saved. "
+            f"Resume with: qlearn train --resume {run_dir}"
+        )
+        self.run_dir = run_dir
+        self.episodes_done = episodes_done

@@ -132,7 +132,7 @@ def test_chunked_training_gives_the_same_numbers_as_one_call():
     )
     whole = run_config(cfg)
     seen = []
-    chunked = run_config(cfg, chunk=7, on_chunk=lambda done, runs: seen.append(done))
+    chunked = run_config(cfg, stops=range(7, 300, 7), on_chunk=lambda done, runs: seen.append(done))
     assert seen[0] == 7 and seen[-1] == 300
     for name, a in whole.arrays._asdict().items():
         np.testing.assert_array_equal(a, getattr(chunked.arrays, name), err_msg=name)

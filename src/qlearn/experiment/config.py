@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
+
+import yaml
 
 from qlearn.errors import QlearnError
 from qlearn.explore import EXPLORATIONS_ALLOWED, LearningRate, Schedule
@@ -136,3 +139,92 @@ def validate_tabular(cfg: TabularConfig) -> None:
         )
     if cfg.world is None and cfg.map_file is None:
         raise QlearnError("no world given; name one (see `qlearn envs`) or pass --map FILE")
+
+
+#: Keys a saved config.yaml may carry besides the fields: what made it, which kind.
+METADATA_KEYS = ("kind", "qlearn_version")
+#: Fields written as text on the CLI (schedules, fractions) that YAML may give as numbers.
+_TEXT_FIELDS = ("alpha", "epsilon", "temperature", "slip")
+
+
+def config_from_mapping(cls: type, data: dict[str, Any], source: str) -> Any:
+    """Build a frozen config dataclass from a mapping (a YAML file, CLI flags).
+
+    Unknown keys and values of the wrong type are refused with a message naming the key
+    and ``source``; the dataclass then validates ranges.
+    """
+    if not isinstance(data, dict):
+        raise QlearnError(f"{source} must hold a mapping of options, like 'episodes: 500'")
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    values: dict[str, Any] = {}
+    for key, value in data.items():
+        if key in METADATA_KEYS:
+            continue
+        if key not in fields:
+            raise QlearnError(
+                f"unknown option {key!r} in {source}; known: {', '.join(sorted(fields))}"
+            )
+        values[key] = _coerce(key, value, fields[key].type, source)
+    return cls(**values)
+
+
+def _coerce(key: str, value: Any, annotation: Any, source: str) -> Any:
+    """Check ``value`` against a field's annotation (given as a string) and convert
+    the harmless cases: numbers for text fields, lists for tuples."""
+    text = str(annotation)
+    optional = "None" in text
+    if value is None:
+        if optional:
+            return None
+        raise QlearnError(f"option {key!r} in {source} cannot be empty")
+    if key in _TEXT_FIELDS and isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)
+
+    def wrong(expected: str) -> QlearnError:
+        return QlearnError(
+            f"option {key!r} in {source} must be {expected}, got {value!r} ({type(value).__name__})"
+        )
+
+    if text.startswith("tuple"):
+        if not isinstance(value, list | tuple) or not all(
+            isinstance(v, int) and not isinstance(v, bool) for v in value
+        ):
+            raise wrong("a list of integers")
+        return tuple(value)
+    if text.startswith("int"):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise wrong("an integer")
+        return value
+    if text.startswith("float"):
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise wrong("a number")
+        return float(value)
+    if text.startswith("bool"):
+        if not isinstance(value, bool):
+            raise wrong("true or false")
+        return value
+    if text.startswith("str"):
+        if not isinstance(value, str):
+            raise wrong("text")
+        return value
+    return value
+
+
+def load_config_file(path: str | Path) -> dict[str, Any]:
+    """The options in a YAML config file (safe-loaded: loading runs no code)."""
+    p = Path(path)
+    try:
+        data = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise QlearnError(f"config file {str(p)!r} not found; check the path") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise QlearnError(f"cannot read config file {str(p)!r}: {exc}") from None
+    except yaml.YAMLError as exc:
+        where = getattr(exc, "problem_mark", None)
+        line = f" at line {where.line + 1}" if where else ""
+        raise QlearnError(f"config file {str(p)!r} is not valid YAML{line}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise QlearnError(f"config file {str(p)!r} must hold a mapping like 'episodes: 500'")
+    return data

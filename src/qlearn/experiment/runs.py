@@ -24,6 +24,13 @@ import yaml
 from qlearn.errors import QlearnError
 
 
+def _umask() -> int:
+    """The process umask (read by setting it, then restoring it)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` via a temporary file and a rename."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -33,6 +40,7 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
+        os.chmod(tmp, 0o644 & ~_umask())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -60,6 +68,7 @@ def write_run_dir(final: Path, fill: Callable[[Path], None]) -> Path:
         raise QlearnError(f"{final} already exists; choose another --out or remove it")
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{final.name}.", suffix=".tmp"))
+    os.chmod(tmp, 0o755 & ~_umask())
     try:
         fill(tmp)
         os.rename(tmp, final)
@@ -77,12 +86,12 @@ def dump_json(data: Any) -> str:
     return json.dumps(data, indent=2, allow_nan=False)
 
 
-def save_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
-    """Save arrays (no object arrays, so loading needs no pickle)."""
+def save_npz(path: Path, arrays: dict[str, np.ndarray], compress: bool = True) -> None:
+    """Save arrays atomically (no object arrays, so loading needs no pickle)."""
     import io
 
     buf = io.BytesIO()
-    np.savez_compressed(buf, **arrays)
+    (np.savez_compressed if compress else np.savez)(buf, **arrays)
     atomic_write_bytes(path, buf.getvalue())
 
 

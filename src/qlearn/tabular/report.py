@@ -8,13 +8,8 @@ from typing import Any
 import numpy as np
 
 import qlearn
-from qlearn.experiment.runs import (
-    atomic_write_text,
-    dump_json,
-    dump_yaml,
-    save_npz,
-    write_run_dir,
-)
+from qlearn.experiment.runs import atomic_write_text, save_npz
+from qlearn.experiment.tensorboard import write_scalars
 from qlearn.mdp import greedy_ties
 from qlearn.tabular.train import TabularRun
 from qlearn.textview import _number, policy_dict, q_dict, v_dict
@@ -73,32 +68,43 @@ def _maybe(x: float | None) -> float | None:
     return None if x is None else _number(x)
 
 
-def write_tabular_run(run: TabularRun, out: Path, info: dict[str, Any]) -> Path:
-    """Write the run folder at ``out`` (atomically) and return its path."""
+def tensorboard_series(run: TabularRun) -> dict[str, np.ndarray]:
+    """Per-episode curves (mean over seeds) for TensorBoard."""
+    a = run.arrays
+    series = {
+        "episode/return": a.returns.mean(axis=0),
+        "episode/length": a.lengths.mean(axis=0),
+        "episode/gap_to_exact": a.gaps.mean(axis=0),
+        "episode/optimal_share": a.shares.mean(axis=0),
+        f"episode/{'epsilon' if run.config.explore == 'epsilon-greedy' else 'temperature'}": (
+            a.explore_value.mean(axis=0)
+        ),
+    }
+    if run.config.learning_rate.omega is None:
+        series["episode/alpha"] = np.full(run.config.episodes, run.config.learning_rate.alpha)
+    return series
 
-    def fill(tmp: Path) -> None:
-        atomic_write_text(
-            tmp / "config.yaml",
-            dump_yaml(
-                {"kind": "tabular", **run.config.to_dict(), "qlearn_version": qlearn.__version__}
-            ),
-        )
-        run.metrics.to_csv(tmp / "metrics.csv", index=False, float_format="%.10g")
-        mdp = run.mdp
-        arrays = {
-            "q": run.q_per_seed,
-            "q_star": run.solution.q,
-            "v_star": run.solution.v,
-            "seeds": np.asarray(run.seeds),
-            "state_names": np.asarray(mdp.state_names),
-            "action_names": np.asarray(mdp.action_names),
-        }
-        if run.config.algo == "td0":
-            arrays["v"] = run.arrays.v
-            arrays["v_true"] = run.v_reference
-        for i, ep in enumerate(sorted(set(run.config.snapshots))):
-            arrays[f"snapshot_{ep}"] = run.arrays.snapshots[:, i]
-        save_npz(tmp / "tables.npz", arrays)
-        atomic_write_text(tmp / "summary.json", dump_json(info))
 
-    return write_run_dir(out, fill)
+def write_tabular_results(run: TabularRun, run_dir: Path) -> None:
+    """Write a finished run's metrics, tables and TensorBoard events into ``run_dir``.
+
+    Every file is written atomically; the caller writes ``summary.json`` last.
+    """
+    mdp = run.mdp
+    csv = run.metrics.to_csv(index=False, float_format="%.10g")
+    atomic_write_text(run_dir / "metrics.csv", csv)
+    arrays = {
+        "q": run.q_per_seed,
+        "q_star": run.solution.q,
+        "v_star": run.solution.v,
+        "seeds": np.asarray(run.seeds),
+        "state_names": np.asarray(mdp.state_names),
+        "action_names": np.asarray(mdp.action_names),
+    }
+    if run.config.algo == "td0":
+        arrays["v"] = run.arrays.v
+        arrays["v_true"] = run.v_reference
+    for i, ep in enumerate(sorted(set(run.config.snapshots))):
+        arrays[f"snapshot_{ep}"] = run.arrays.snapshots[:, i]
+    save_npz(run_dir / "tables.npz", arrays)
+    write_scalars(run_dir, tensorboard_series(run))

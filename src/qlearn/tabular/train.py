@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import cached_property
 from typing import NamedTuple
@@ -211,13 +211,13 @@ def run_config(
     *,
     runs: RunArrays | None = None,
     start: int = 0,
-    chunk: int | None = None,
+    stops: Iterable[int] | None = None,
     on_chunk: ChunkCallback | None = None,
 ) -> TabularRun:
-    """Train every seed of ``cfg`` at once, in chunks of ``chunk`` episodes (default: one).
+    """Train every seed of ``cfg`` at once, pausing after each episode count in ``stops``.
 
-    ``runs`` and ``start`` continue runs saved after ``start`` episodes; the numbers are
-    the same however the episodes are chunked.
+    ``runs`` and ``start`` continue runs saved after ``start`` episodes. The numbers are
+    the same however the episodes are cut into chunks.
     """
     prep = prepare(cfg, mdp)
     runs = fresh_runs(prep) if runs is None else runs
@@ -226,9 +226,10 @@ def run_config(
     advance(prep.world, prep.settings, runs, start, start)
     compile_seconds = time.perf_counter() - started
     train_seconds = 0.0
-    step = chunk if chunk and chunk > 0 else cfg.episodes
-    while start < cfg.episodes:
-        stop = min(start + step, cfg.episodes)
+    for stop in sorted({*(stops or ()), cfg.episodes}):
+        if stop <= start:
+            continue
+        stop = min(stop, cfg.episodes)
         began = time.perf_counter()
         advance(prep.world, prep.settings, runs, start, stop)
         train_seconds += time.perf_counter() - began
