@@ -33,6 +33,18 @@ ALGOS = ("q-learning", "sarsa", "expected-sarsa", "double-q", "td0")
 Q_LEARNING, SARSA, EXPECTED_SARSA, DOUBLE_Q, TD0 = range(5)
 EPSILON_GREEDY, BOLTZMANN = 0, 1
 EXPLORATIONS = ("epsilon-greedy", "boltzmann")
+#: Columns of the optional step trace (one row per update, for ``qlearn explain``).
+TRACE_FIELDS = (
+    "episode",  # 0-based
+    "state",
+    "action",
+    "reward",  # as paid, noise included
+    "next_state",
+    "done",
+    "next_action",  # SARSA's next action (-1 when none was chosen)
+    "alpha",  # learning rate used
+    "explore",  # epsilon (or temperature) at that step
+)
 
 
 class Outcomes(NamedTuple):
@@ -189,8 +201,13 @@ def run_one(
     first_action,
     eps_trace,
     snapshots,
+    trace,
 ):
-    """One independent run; writes its results into the given output slices."""
+    """One independent run; writes its results into the given output slices.
+
+    ``trace`` (T, len(TRACE_FIELDS)) receives the first T transitions; T is 0 unless
+    the caller wants to narrate the run.
+    """
     np.random.seed(seed)
     S, A = legal.shape
     q = q_out
@@ -262,6 +279,17 @@ def run_one(
                     q2[s, a] = td_update(q2[s, a], t, lr)
             else:
                 v[s] = td_update(v[s], td0_target(r, gamma, done, v[s2]), lr)
+            if total_steps < trace.shape[0]:
+                row = trace[total_steps]
+                row[0] = ep
+                row[1] = s
+                row[2] = a
+                row[3] = r
+                row[4] = s2
+                row[5] = done
+                row[6] = a2
+                row[7] = lr
+                row[8] = epsilon if explore == EPSILON_GREEDY else temperature
             ep_return += r
             steps += 1
             total_steps += 1
@@ -295,10 +323,13 @@ class RunArrays(NamedTuple):
     first_action: np.ndarray  # (N, E) the action taken at the first step
     explore_value: np.ndarray  # (N, E) epsilon (or temperature) at the episode's start
     snapshots: np.ndarray  # (N, M, S, A) tables after the chosen episodes
+    trace: np.ndarray  # (N, T, len(TRACE_FIELDS)) first T transitions (T = 0: none kept)
     steps: np.ndarray  # (N,) environment steps taken
 
 
-def empty_arrays(n: int, n_states: int, n_actions: int, episodes: int, n_snap: int) -> RunArrays:
+def empty_arrays(
+    n: int, n_states: int, n_actions: int, episodes: int, n_snap: int, trace_steps: int = 0
+) -> RunArrays:
     S, A, E = n_states, n_actions, episodes
     return RunArrays(
         q=np.empty((n, S, A)),
@@ -311,6 +342,7 @@ def empty_arrays(n: int, n_states: int, n_actions: int, episodes: int, n_snap: i
         first_action=np.empty((n, E), dtype=np.int64),
         explore_value=np.empty((n, E)),
         snapshots=np.empty((n, n_snap, S, A)),
+        trace=np.full((n, trace_steps, len(TRACE_FIELDS)), np.nan),
         steps=np.empty(n, dtype=np.int64),
     )
 
@@ -352,6 +384,7 @@ def run_parallel(
     first_action,
     eps_trace,
     snapshots,
+    trace,
     steps,
 ):
     """Run one learner for every seed, in parallel, into preallocated outputs."""
@@ -392,4 +425,5 @@ def run_parallel(
             first_action[i],
             eps_trace[i],
             snapshots[i],
+            trace[i],
         )

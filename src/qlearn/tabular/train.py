@@ -190,8 +190,14 @@ def _run(seeds: np.ndarray, args: tuple, arrays: RunArrays) -> None:
         run_parallel(seeds, *args, *arrays)
 
 
-def run_config(cfg: TabularConfig, mdp: FiniteMDP | None = None) -> TabularRun:
-    """Train every seed of ``cfg`` in one compiled call."""
+def run_config(
+    cfg: TabularConfig, mdp: FiniteMDP | None = None, trace_steps: int = 0
+) -> TabularRun:
+    """Train every seed of ``cfg`` in one compiled call.
+
+    ``trace_steps`` > 0 keeps each seed's first transitions in ``arrays.trace`` (see
+    :data:`qlearn.tabular.loop.TRACE_FIELDS`), which ``qlearn explain`` narrates.
+    """
     mdp = world_of(cfg) if mdp is None else mdp.with_gamma(cfg.gamma)
     solution = solve(mdp)
     seeds = np.arange(cfg.seed, cfg.seed + cfg.seeds, dtype=np.int64)
@@ -204,7 +210,7 @@ def run_config(cfg: TabularConfig, mdp: FiniteMDP | None = None) -> TabularRun:
         empty_arrays(cfg.seeds, mdp.n_states, mdp.n_actions, 0, n_snap),
     )
     compiled = time.perf_counter()
-    arrays = empty_arrays(cfg.seeds, mdp.n_states, mdp.n_actions, cfg.episodes, n_snap)
+    arrays = empty_arrays(cfg.seeds, mdp.n_states, mdp.n_actions, cfg.episodes, n_snap, trace_steps)
     _run(seeds, _loop_args(cfg, mdp, solution, cfg.episodes), arrays)
     done = time.perf_counter()
     return TabularRun(cfg, mdp, solution, arrays, done - compiled, compiled - started)
