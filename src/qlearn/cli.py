@@ -212,6 +212,48 @@ def train(
     _print_tabular(run, info)
 
 
+@app.command()
+def explain(
+    world: WorldArg = "classic",
+    map_file: MapOpt = None,
+    algo: Annotated[str, typer.Option(help="q-learning, sarsa or expected-sarsa.")] = "q-learning",
+    alpha: Annotated[float, typer.Option(help="Learning rate in (0, 1].")] = 0.5,
+    gamma: GammaOpt = None,
+    steps: Annotated[
+        str | None, typer.Option(help='Scripted moves, e.g. "(3,3)E x4, (3,2)N".')
+    ] = None,
+    episodes: Annotated[
+        int | None, typer.Option(help="Narrate K real epsilon-greedy episodes instead.")
+    ] = None,
+    epsilon: Annotated[str, typer.Option(help="Exploration while narrating episodes.")] = "0.1",
+    seed: Annotated[int, typer.Option(help="Seed of the episodes (same as train's).")] = 0,
+    max_steps: Annotated[int | None, typer.Option(help="Cap on episode length.")] = None,
+    step_reward: StepRewardOpt = None,
+    slip: SlipOpt = None,
+    full: Annotated[bool, typer.Option(help="Print updates that change nothing too.")] = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """Narrate each update with its arithmetic: target, prediction, TD error, new value."""
+    from qlearn.envs.registry import load_world
+    from qlearn.tabular.explain import changed_entries, narration_lines
+    from qlearn.tabular.explain import explain as narrate
+
+    mdp = load_world(
+        None if map_file else world, map_file=map_file, step_reward=step_reward, slip=slip
+    )
+    narration = narrate(
+        mdp, steps=steps, episodes=episodes, algo=algo, alpha=alpha, gamma=gamma,
+        epsilon=epsilon, seed=seed, max_steps=max_steps,
+    )  # fmt: skip
+    if json_out:
+        _print_json(narration.to_dict())
+        return
+    for line in narration_lines(narration, full=full):
+        out.print(line, markup=False)
+    moved = changed_entries(narration)
+    out.print("\nTable entries that moved: " + ("; ".join(moved) if moved else "none"))
+
+
 def _print_tabular(run, info: dict[str, Any]) -> None:
     from qlearn.mdp import greedy_ties
     from qlearn.textview import policy_grid, q_rows, value_grid

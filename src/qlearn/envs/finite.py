@@ -73,9 +73,13 @@ def mdp_from_toy_text(env: gym.Env, name: str, gamma: float) -> FiniteMDP:
     if not isinstance(table, dict):
         raise QlearnError(f"{name} has no transition table env.P; it is not a finite world")
     n_s, n_a = raw.observation_space.n, raw.action_space.n
-    entries = [(s, a, p, nxt, r, bool(done))
-               for s in range(n_s) for a in range(n_a)
-               for p, nxt, r, done in table[s][a] if p > 0]
+    entries = [
+        (s, a, p, nxt, r, bool(done))
+        for s in range(n_s)
+        for a in range(n_a)
+        for p, nxt, r, done in table[s][a]
+        if p > 0
+    ]
     ends = np.zeros(n_s, dtype=bool)
     goes_on = np.zeros(n_s, dtype=bool)
     for s, _, _, nxt, _, done in entries:
