@@ -42,6 +42,7 @@ EnvArgOpt = Annotated[
     typer.Option("--env-arg", help="KEY=VALUE for a Gymnasium world, e.g. map_name=8x8."),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object and nothing else.")]
+PlotOpt = Annotated[bool, typer.Option("--plot", help="Also write the figures as PNG files.")]
 
 
 def _env_kwargs(pairs: list[str] | None) -> dict[str, Any] | None:
@@ -57,6 +58,16 @@ def _env_kwargs(pairs: list[str] | None) -> dict[str, Any] | None:
         except json.JSONDecodeError:
             kwargs[key] = value
     return kwargs
+
+
+def _episode_list(text: str | None, option: str) -> tuple[int, ...]:
+    """``"1,50,500"`` as a tuple of episodes (empty when not given)."""
+    if not text:
+        return ()
+    try:
+        return tuple(int(x) for x in text.split(",") if x.strip())
+    except ValueError:
+        raise QlearnError(f"cannot read {option} {text!r}; write episodes like 1,50,500") from None
 
 
 def _print_json(data: Any) -> None:
@@ -98,35 +109,55 @@ def solve(
     slip: SlipOpt = None,
     env_arg: EnvArgOpt = None,
     tol: Annotated[float, typer.Option(help="Value-iteration tolerance on V*.")] = 1e-10,
+    plot: PlotOpt = False,
+    out_dir: Annotated[
+        Path | None, typer.Option("--out", help="Write a run folder here (report, tables).")
+    ] = None,
+    runs_root: Annotated[
+        Path, typer.Option("--runs", help="Where --plot puts a new folder without --out.")
+    ] = Path("runs"),
     json_out: JsonOpt = False,
 ) -> None:
-    """Solve a finite world exactly: Q*, V* and every optimal action."""
+    """Solve a finite world exactly: Q*, V* and every optimal action.
+
+    With --out or --plot it also writes a run folder (report.html, tables, and with
+    --plot the figures as PNG files).
+    """
     from qlearn.envs.registry import load_world
+    from qlearn.experiment.runs import new_run_dir
+    from qlearn.experiment.solution_run import solution_summary, write_solution_run
     from qlearn.mdp import solve as solve_mdp
-    from qlearn.textview import policy_dict, policy_grid, q_dict, q_rows, v_dict, value_grid
+    from qlearn.textview import policy_grid, q_rows, value_grid
 
     if not tol > 0:
         raise QlearnError(f"--tol must be above 0, got {tol}")
+    env_kwargs = _env_kwargs(env_arg)
     mdp = load_world(
         world,
         map_file=map_file,
         gamma=gamma,
         step_reward=step_reward,
         slip=slip,
-        env_kwargs=_env_kwargs(env_arg),
+        env_kwargs=env_kwargs,
     )
     sol = solve_mdp(mdp, tol=tol)
+    info = solution_summary(mdp, sol)
+    if out_dir or plot:
+        target = out_dir or new_run_dir(runs_root, f"{mdp.name}-solve")
+        info["run_dir"] = str(target)
+        config = {
+            "world": world,
+            "map_file": str(map_file) if map_file else None,
+            "gamma": gamma,
+            "step_reward": step_reward,
+            "slip": slip,
+            "env_kwargs": env_kwargs,
+            "tol": tol,
+        }
+        with _status("drawing figures", quiet=json_out):
+            write_solution_run(mdp, sol, target, info, config, plot=plot)
     if json_out:
-        _print_json(
-            {
-                "world": mdp.name,
-                "gamma": sol.gamma,
-                "sweeps": sol.sweeps,
-                "q": q_dict(mdp, sol.q),
-                "v": v_dict(mdp, sol.v),
-                "policy": policy_dict(mdp, sol.policy),
-            }
-        )
+        _print_json(info)
         return
     out.print(
         f"[bold]{mdp.name}[/bold]: gamma {sol.gamma:g}, value iteration converged in "
@@ -138,6 +169,8 @@ def solve(
     out.print(policy_grid(mdp, sol.policy))
     out.print()
     out.print(_table(*q_rows(mdp, sol.q, sol.policy), title="Q* (* = optimal)"))
+    if "run_dir" in info:
+        out.print(f"run folder: {info['run_dir']}")
 
 
 @app.command()
@@ -170,6 +203,10 @@ def train(
     runs_root: Annotated[Path, typer.Option("--runs", help="Where new run folders go.")] = Path(
         "runs"
     ),
+    snapshots: Annotated[
+        str | None, typer.Option(help="Keep the table after these episodes, e.g. 1,50,500.")
+    ] = None,
+    plot: PlotOpt = False,
     json_out: JsonOpt = False,
 ) -> None:
     """Train a tabular learner, print what it learned, and write a run folder."""
@@ -197,6 +234,7 @@ def train(
         policy=policy,
         step_reward=step_reward,
         slip=slip,
+        snapshots=_episode_list(snapshots, "--snapshots"),
     )
     if map_file and world:
         raise QlearnError("give either a world name or --map FILE, not both")
@@ -205,7 +243,8 @@ def train(
     target = out_dir or new_run_dir(runs_root, f"{run.mdp.name}-{cfg.algo}")
     info = summary(run)
     info["run_dir"] = str(target)
-    write_tabular_run(run, target, info)
+    with _status("drawing figures", quiet=json_out):
+        write_tabular_run(run, target, info, plot=plot)
     if json_out:
         _print_json(info)
         return
@@ -242,9 +281,16 @@ def explain(
         None if map_file else world, map_file=map_file, step_reward=step_reward, slip=slip
     )
     narration = narrate(
-        mdp, steps=steps, episodes=episodes, algo=algo, alpha=alpha, gamma=gamma,
-        epsilon=epsilon, seed=seed, max_steps=max_steps,
-    )  # fmt: skip
+        mdp,
+        steps=steps,
+        episodes=episodes,
+        algo=algo,
+        alpha=alpha,
+        gamma=gamma,
+        epsilon=epsilon,
+        seed=seed,
+        max_steps=max_steps,
+    )
     if json_out:
         _print_json(narration.to_dict())
         return

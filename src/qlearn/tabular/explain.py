@@ -266,9 +266,19 @@ def explain_steps(
             following = moves[i + 1] if i + 1 < len(moves) else None
             a2 = following[1] if following and following[0] == s2 else _first_greedy(q, mdp, s2)
         update = narrate_update(
-            mdp, q, s, a, r, s2, algo=algo, alpha=alpha, gamma=gamma,
-            next_action=a2, epsilon=epsilon, step=i + 1,
-        )  # fmt: skip
+            mdp,
+            q,
+            s,
+            a,
+            r,
+            s2,
+            algo=algo,
+            alpha=alpha,
+            gamma=gamma,
+            next_action=a2,
+            epsilon=epsilon,
+            step=i + 1,
+        )
         q[s, a] = update.new_value
         updates.append(update)
     return Narration(mdp.name, algo, float(alpha), gamma, "steps", tuple(updates), q, mdp)
@@ -297,9 +307,16 @@ def tutorial_narration(mdp: FiniteMDP, alpha: float = 0.5, algo: str = "q-learni
         "so North is played second here."
     )
     return Narration(
-        played.world, algo, played.alpha, played.gamma, "steps", played.updates, played.q,
-        mdp, note,
-    )  # fmt: skip
+        played.world,
+        algo,
+        played.alpha,
+        played.gamma,
+        "steps",
+        played.updates,
+        played.q,
+        mdp,
+        note,
+    )
 
 
 # --- real episodes ---------------------------------------------------------------
@@ -326,9 +343,16 @@ def explain_episodes(
 
     _check_alpha_algo(alpha, algo)
     cfg = TabularConfig(
-        world=mdp.name, algo=algo, episodes=episodes, alpha=str(alpha), gamma=gamma,
-        epsilon=str(epsilon), seed=seed, seeds=1, max_steps=max_steps,
-    )  # fmt: skip
+        world=mdp.name,
+        algo=algo,
+        episodes=episodes,
+        alpha=str(alpha),
+        gamma=gamma,
+        epsilon=str(epsilon),
+        seed=seed,
+        seeds=1,
+        max_steps=max_steps,
+    )
     cap = cfg.max_steps or mdp.max_steps
     run = run_config(cfg, mdp, trace_steps=episodes * cap)
     trace = run.arrays.trace[0, : int(run.arrays.steps[0])]
@@ -338,18 +362,35 @@ def explain_episodes(
     for i, row in enumerate(trace):
         s, a, s2 = int(row[col["state"]]), int(row[col["action"]]), int(row[col["next_state"]])
         update = narrate_update(
-            mdp, q, s, a, float(row[col["reward"]]), s2, algo=algo, alpha=float(row[col["alpha"]]),
-            gamma=run.gamma, next_action=int(row[col["next_action"]]),
-            epsilon=float(row[col["explore"]]), step=i + 1, episode=int(row[col["episode"]]) + 1,
-        )  # fmt: skip
+            mdp,
+            q,
+            s,
+            a,
+            float(row[col["reward"]]),
+            s2,
+            algo=algo,
+            alpha=float(row[col["alpha"]]),
+            gamma=run.gamma,
+            next_action=int(row[col["next_action"]]),
+            epsilon=float(row[col["explore"]]),
+            step=i + 1,
+            episode=int(row[col["episode"]]) + 1,
+        )
         q[s, a] = update.new_value
         updates.append(update)
     if not np.array_equal(q, run.q_per_seed[0]):
         raise RuntimeError("narrated table differs from the trained one; please report this bug")
     return Narration(
-        mdp.name, algo, float(alpha), run.gamma, "episodes", tuple(updates), q, mdp,
+        mdp.name,
+        algo,
+        float(alpha),
+        run.gamma,
+        "episodes",
+        tuple(updates),
+        q,
+        mdp,
         episode_returns=tuple(float(x) for x in run.arrays.returns[0]),
-    )  # fmt: skip
+    )
 
 
 def _check_alpha_algo(alpha: float, algo: str) -> None:
@@ -498,9 +539,15 @@ def explain(
     if isinstance(episodes, bool) or not isinstance(episodes, int) or episodes < 1:
         raise QlearnError(f"episodes must be at least 1, got {episodes}; pass e.g. --episodes 2")
     return explain_episodes(
-        mdp, episodes, algo=algo, alpha=alpha, gamma=gamma, epsilon=epsilon, seed=seed,
+        mdp,
+        episodes,
+        algo=algo,
+        alpha=alpha,
+        gamma=gamma,
+        epsilon=epsilon,
+        seed=seed,
         max_steps=max_steps,
-    )  # fmt: skip
+    )
 
 
 def _constant_epsilon(epsilon: str | float) -> float:
