@@ -300,6 +300,95 @@ def explain(
     out.print("\nTable entries that moved: " + ("; ".join(moved) if moved else "none"))
 
 
+@app.command()
+def compare(
+    world: WorldArg = None,
+    map_file: MapOpt = None,
+    algos: Annotated[
+        str, typer.Option(help="Comma-separated, e.g. q-learning,sarsa or q-learning,double-q.")
+    ] = "q-learning,sarsa",
+    episodes: Annotated[int, typer.Option(help="Episodes per seed.")] = 500,
+    seeds: Annotated[int, typer.Option(help="Seeds per learner (the same for every one).")] = 100,
+    seed: Annotated[int, typer.Option(help="First seed.")] = 0,
+    alpha: Annotated[str, typer.Option(help="Learning rate; several: 0.1,0.5.")] = "0.5",
+    epsilon: Annotated[str, typer.Option(help="Exploration; several: 0,0.1.")] = "0.1",
+    window: Annotated[
+        str | None, typer.Option(help="Episodes FROM:TO to average (default: second half).")
+    ] = None,
+    gamma: GammaOpt = None,
+    max_steps: Annotated[int | None, typer.Option(help="Cap on episode length.")] = None,
+    step_reward: StepRewardOpt = None,
+    slip: SlipOpt = None,
+    out_dir: Annotated[Path | None, typer.Option("--out", help="Run folder to create.")] = None,
+    runs_root: Annotated[Path, typer.Option("--runs", help="Where new run folders go.")] = Path(
+        "runs"
+    ),
+    json_out: JsonOpt = False,
+) -> None:
+    """Train several learners on the same seeds; compare online reward and greedy returns."""
+    from qlearn.experiment.compare import compare as run_comparison
+    from qlearn.experiment.compare import comparison_summary
+    from qlearn.experiment.compare_run import write_comparison_run
+    from qlearn.experiment.runs import new_run_dir
+
+    if map_file and world:
+        raise QlearnError("give either a world name or --map FILE, not both")
+    if not (world or map_file):
+        raise QlearnError("name a world to compare on, e.g. `qlearn compare cliff`")
+    with _status("training", quiet=json_out):
+        cmp = run_comparison(
+            None if map_file else world,
+            map_file=str(map_file) if map_file else None,
+            algos=algos,
+            episodes=episodes,
+            seeds=seeds,
+            seed=seed,
+            alpha=alpha,
+            epsilon=epsilon,
+            window=window,
+            gamma=gamma,
+            max_steps=max_steps,
+            step_reward=step_reward,
+            slip=slip,
+        )
+    info = comparison_summary(cmp)
+    target = out_dir or new_run_dir(runs_root, f"compare-{cmp.mdp.name}")
+    info["run_dir"] = str(target)
+    info["figure"] = str(target / "compare.png")
+    with _status("drawing figures", quiet=json_out):
+        write_comparison_run(cmp, target, info)
+    if json_out:
+        _print_json(info)
+        return
+    _print_comparison(info)
+
+
+def _print_comparison(info: dict[str, Any]) -> None:
+    from qlearn.experiment.compare import difference
+    from qlearn.experiment.compare_run import comparison_rows
+
+    out.print(
+        f"[bold]{info['world']}[/bold]: {info['episodes']} episodes x {info['seeds']} seeds "
+        f"(seeds {info['seed']}-{info['seed'] + info['seeds'] - 1}, the same for every learner)"
+    )
+    header, rows = comparison_rows(info)
+    text_rows = [[r[0], f"{r[1]:.4g}", f"{r[2]:.3g}", *map(str, r[3:])] for r in rows]
+    out.print(_table(header, text_rows))
+    arms = list(info["algos"].values())
+    for other in arms[1:]:
+        diff, se = difference(other, arms[0])
+        z = f", {diff / se:+.1f} SE" if se > 0 else ""
+        out.print(
+            f"{other['label']} - {arms[0]['label']}: {diff:+.4g} reward/episode (SE {se:.3g}{z})"
+        )
+    out.print(
+        f"V*(start) = {info['v_star_start']:.4g}; greedy returns are exact expectations of "
+        "each seed's final greedy policy"
+    )
+    out.print(f"figure: {info['figure']}")
+    out.print(f"run folder: {info['run_dir']}")
+
+
 def _print_tabular(run, info: dict[str, Any]) -> None:
     from qlearn.mdp import greedy_ties
     from qlearn.textview import policy_grid, q_rows, value_grid

@@ -50,7 +50,8 @@ def _robust_ylim(ax: Axes, per_seed: dict[str, np.ndarray], smooth: int) -> None
         lows.append(mean[skip:].min() if mean.size > skip else mean.min())
         highs.append(mean.max())
     low, high = min(lows), max(highs)
-    pad = 0.1 * (high - low or 1.0)
+    spread = high - low
+    pad = 0.1 * spread if spread > 1e-9 * max(1.0, abs(high)) else 0.1 * max(1.0, abs(high))
     ax.set_ylim(low - pad, high + pad)
 
 

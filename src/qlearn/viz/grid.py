@@ -337,7 +337,9 @@ def draw_paths(ax: Axes, mdp: FiniteMDP, paths: list, total: int) -> None:
         pts = np.array([mdp.layout.positions[s] for s in path], dtype=float) - 0.5
         offset = 0.08 * (k - (len(paths) - 1) / 2)
         share = count / max(total, 1)
-        label = f"{share:.0%} of seeds" + ("" if ends else " (loops: never ends)")
+        label = f"{share:.0%} of seeds: " + (
+            f"{len(path) - 1} steps" if ends else "loops, never ends"
+        )
         ax.plot(
             pts[:, 0] + offset,
             pts[:, 1] + offset,
