@@ -389,6 +389,47 @@ def _print_comparison(info: dict[str, Any]) -> None:
     out.print(f"run folder: {info['run_dir']}")
 
 
+@app.command()
+def plot(
+    run_dir: Annotated[Path, typer.Argument(help="A run folder written by qlearn.")],
+    json_out: JsonOpt = False,
+) -> None:
+    """Draw a saved run's figures (PNG) and report.html again, from its files alone."""
+    from qlearn.experiment.replot import replot
+
+    written = replot(run_dir)
+    if json_out:
+        _print_json({"run_dir": str(run_dir), "files": [str(p) for p in written]})
+        return
+    for path in written:
+        out.print(str(path), markup=False)
+
+
+@app.command()
+def tour(
+    out_dir: Annotated[Path | None, typer.Option("--out", help="Tour folder to create.")] = None,
+    runs_root: Annotated[Path, typer.Option("--runs", help="Where new run folders go.")] = Path(
+        "runs"
+    ),
+    seed: Annotated[int, typer.Option(help="First seed of every run.")] = 0,
+    json_out: JsonOpt = False,
+) -> None:
+    """The whole tutorial in one command: solve, narrate, train, greedy trap, cliff."""
+    from qlearn.experiment.runs import new_run_dir
+    from qlearn.tour import TourSettings, run_tour
+
+    if seed < 0:
+        raise QlearnError(f"seed must be at least 0, got {seed}; pass e.g. --seed 0")
+    target = out_dir or new_run_dir(runs_root, "tour")
+    say = (lambda _msg: None) if json_out else (lambda msg: out.print(msg, markup=False))
+    results = run_tour(target, TourSettings(seed=seed), progress=say)
+    if json_out:
+        _print_json(results)
+        return
+    out.print(f"\nreport: {target / 'report.html'}")
+    out.print(f"run folder: {target}")
+
+
 def _print_tabular(run, info: dict[str, Any]) -> None:
     from qlearn.mdp import greedy_ties
     from qlearn.textview import policy_grid, q_rows, value_grid

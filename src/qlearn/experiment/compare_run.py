@@ -118,7 +118,7 @@ def comparison_rows(info: dict[str, Any]) -> tuple[list[str], list[list[Any]]]:
     rows = []
     for label, arm in info["algos"].items():
         counts = arm["greedy_discounted_return_counts" if discounted else "greedy_return_counts"]
-        dist = ", ".join(_count_text(c) for c in counts[:4]) + (", ..." if len(counts) > 4 else "")
+        dist = ", ".join(count_text(c) for c in counts[:4]) + (", ..." if len(counts) > 4 else "")
         n = len(arm["greedy_returns"])
         steps = f"{arm['window_steps_mean']:.4g} ({arm['window_steps_se']:.3g})"
         row = [
@@ -136,7 +136,7 @@ def comparison_rows(info: dict[str, Any]) -> tuple[list[str], list[list[Any]]]:
     return header, rows
 
 
-def _count_text(count: dict[str, Any]) -> str:
+def count_text(count: dict[str, Any]) -> str:
     """``-13 x100`` or ``never x8``."""
     value = "never" if count["return"] is None else f"{count['return']:.4g}"
     return f"{value} x{count['seeds']}"
@@ -162,8 +162,8 @@ def comparison_report(
     )
 
 
-def fill_comparison_run(cmp: Comparison, folder: Path, info: dict[str, Any]) -> None:
-    """Write a comparison's files into an existing (temporary) folder."""
+def fill_comparison_run(cmp: Comparison, folder: Path, info: dict[str, Any]) -> bytes:
+    """Write a comparison's files into an existing (temporary) folder; returns the figure."""
     config = comparison_config(cmp)
     atomic_write_text(folder / "config.yaml", dump_yaml(config))
     atomic_write_text(folder / "summary.json", dump_json(info))
@@ -179,6 +179,7 @@ def fill_comparison_run(cmp: Comparison, folder: Path, info: dict[str, Any]) -> 
     png = comparison_png(comparison_pictures(cmp))
     atomic_write_bytes(folder / "compare.png", png)
     atomic_write_text(folder / "report.html", comparison_report(info, config, curves, png))
+    return png
 
 
 def write_comparison_run(cmp: Comparison, out: Path, info: dict[str, Any]) -> Path:

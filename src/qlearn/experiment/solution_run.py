@@ -95,6 +95,28 @@ def solution_report(
     )
 
 
+def fill_solution_run(
+    mdp: FiniteMDP,
+    sol: Solution,
+    folder: Path,
+    info: dict[str, Any],
+    config: dict[str, Any],
+    plot: bool = False,
+) -> dict[str, bytes]:
+    """Write a solution's files into an existing (temporary) folder; returns the figures."""
+    cfg = {"kind": "solve", **config, "qlearn_version": qlearn.__version__}
+    atomic_write_text(folder / "config.yaml", dump_yaml(cfg))
+    atomic_write_text(folder / "summary.json", dump_json(info))
+    tables = {"q_star": sol.q, "v_star": sol.v, "state_names": np.asarray(mdp.state_names)}
+    save_npz(folder / "tables.npz", tables)
+    pngs = solution_pngs(mdp, sol.q)
+    if plot:
+        for name, data in pngs.items():
+            atomic_write_bytes(folder / name, data)
+    atomic_write_text(folder / "report.html", solution_report(mdp, info, cfg, pngs))
+    return pngs
+
+
 def write_solution_run(
     mdp: FiniteMDP,
     sol: Solution,
@@ -104,22 +126,7 @@ def write_solution_run(
     plot: bool = False,
 ) -> Path:
     """Write the solution's run folder atomically and return its path."""
-
-    def fill(tmp: Path) -> None:
-        cfg = {"kind": "solve", **config, "qlearn_version": qlearn.__version__}
-        atomic_write_text(tmp / "config.yaml", dump_yaml(cfg))
-        atomic_write_text(tmp / "summary.json", dump_json(info))
-        save_npz(
-            tmp / "tables.npz",
-            {"q_star": sol.q, "v_star": sol.v, "state_names": np.asarray(mdp.state_names)},
-        )
-        pngs = solution_pngs(mdp, sol.q)
-        if plot:
-            for name, data in pngs.items():
-                atomic_write_bytes(tmp / name, data)
-        atomic_write_text(tmp / "report.html", solution_report(mdp, info, cfg, pngs))
-
-    return write_run_dir(out, fill)
+    return write_run_dir(out, lambda tmp: fill_solution_run(mdp, sol, tmp, info, config, plot))
 
 
 def load_solution(run_dir: Path) -> tuple[FiniteMDP, np.ndarray, dict[str, Any], dict[str, Any]]:

@@ -222,8 +222,10 @@ def write_tabular_run(run: TabularRun, out: Path, info: dict[str, Any], plot: bo
     return write_run_dir(out, fill)
 
 
-def fill_tabular_run(run: TabularRun, folder: Path, info: dict[str, Any], plot: bool) -> None:
-    """Write a run's files into an existing (temporary) folder."""
+def fill_tabular_run(
+    run: TabularRun, folder: Path, info: dict[str, Any], plot: bool
+) -> dict[str, bytes]:
+    """Write a run's files into an existing (temporary) folder; returns the figures."""
     config = {"kind": "tabular", **run.config.to_dict(), "qlearn_version": qlearn.__version__}
     atomic_write_text(folder / "config.yaml", dump_yaml(config))
     run.metrics.to_csv(folder / "metrics.csv", index=False, float_format="%.10g")
@@ -246,6 +248,7 @@ def fill_tabular_run(run: TabularRun, folder: Path, info: dict[str, Any], plot: 
     pngs = render_figures(pictures_of(run))
     write_figures(folder, pngs, plot)
     atomic_write_text(folder / "report.html", tabular_report(info, config, run.metrics, pngs))
+    return pngs
 
 
 def write_figures(folder: Path, pngs: dict[str, bytes], plot: bool = True) -> list[Path]:
