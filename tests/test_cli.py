@@ -30,7 +30,13 @@ def test_solve_gymnasium_frozenlake_and_taxi():
     assert len(lake["v"]) == 64 - 11  # holes and goal are terminal
     taxi = run_json("solve", "Taxi-v4", "--gamma", "0.95")
     assert "0" in taxi["q"] and set(taxi["q"]["0"]) == {
-        "south", "north", "east", "west", "pickup", "dropoff"}
+        "south",
+        "north",
+        "east",
+        "west",
+        "pickup",
+        "dropoff",
+    }
 
 
 def test_solve_a_user_map_file(tmp_path):
@@ -42,8 +48,22 @@ def test_solve_a_user_map_file(tmp_path):
 
 def test_train_writes_a_run_folder_and_json(tmp_path):
     out = tmp_path / "run"
-    data = run_json("train", "classic", "--algo", "q-learning", "--episodes", "300",
-                    "--alpha", "0.5", "--seeds", "4", "--seed", "3", "--out", str(out))
+    data = run_json(
+        "train",
+        "classic",
+        "--algo",
+        "q-learning",
+        "--episodes",
+        "300",
+        "--alpha",
+        "0.5",
+        "--seeds",
+        "4",
+        "--seed",
+        "3",
+        "--out",
+        str(out),
+    )
     assert len(data["curve"]) == 300
     assert len(data["per_seed"]) == 4 and data["env_steps"] > 300 * 4
     assert data["train_seconds"] >= 0
@@ -56,8 +76,9 @@ def test_train_writes_a_run_folder_and_json(tmp_path):
     assert len(metrics) == 1 + 4 * 300
     with np.load(out / "tables.npz", allow_pickle=False) as tables:
         assert tables["q"].shape == (4, 11, 4)
-        np.testing.assert_allclose(tables["q"].mean(axis=0)[0],
-                                   list(data["q"]["(1,3)"].values()), atol=1e-9)
+        np.testing.assert_allclose(
+            tables["q"].mean(axis=0)[0], list(data["q"]["(1,3)"].values()), atol=1e-9
+        )
     assert json.loads((out / "summary.json").read_text())["curve"] == data["curve"]
 
 
@@ -111,8 +132,11 @@ def test_bad_input_is_one_line_and_exit_status_2(args, message):
 
 @pytest.mark.parametrize(
     ("grid", "message"),
-    [("S.X\n", "unknown map character 'X'"), ("..G\n", "no start cell"),
-     ("S..G\n..\n", "ragged map")],
+    [
+        ("S.X\n", "unknown map character 'X'"),
+        ("..G\n", "no start cell"),
+        ("S..G\n..\n", "ragged map"),
+    ],
 )
 def test_malformed_map_files_exit_2(tmp_path, grid, message):
     path = tmp_path / "bad.txt"

@@ -41,8 +41,10 @@ def test_landing_cell_3_3_values_follow_bellman_not_the_tutorial_text(classic):
 
 def test_optimal_policy_lists_ties_and_avoids_the_pit(classic):
     mdp, sol = classic
-    ties = {mdp.state_names[s]: set(np.array(mdp.action_names)[sol.policy[s]])
-            for s in np.flatnonzero(~mdp.terminal)}
+    ties = {
+        mdp.state_names[s]: set(np.array(mdp.action_names)[sol.policy[s]])
+        for s in np.flatnonzero(~mdp.terminal)
+    }
     assert ties["(1,1)"] == {"N", "E"}
     assert ties["(3,2)"] == {"N"}
     assert ties["(4,1)"] == {"W"}

@@ -70,8 +70,9 @@ def test_td0_with_one_over_n_steps_approaches_the_random_policy_value():
 
 
 def test_boltzmann_exploration_and_optimistic_start_learn_the_route():
-    run = qlearn.train("classic", explore="boltzmann", temperature="1:0.05", q_init=1.0,
-                       seeds=4, episodes=1000)
+    run = qlearn.train(
+        "classic", explore="boltzmann", temperature="1:0.05", q_init=1.0, seeds=4, episodes=1000
+    )
     assert all(r.undiscounted == 1.0 for r in run.greedy_returns)
 
 
@@ -92,8 +93,7 @@ def test_snapshots_keep_the_table_after_chosen_episodes():
 
 
 def test_action_masks_are_respected_by_the_learners():
-    run = qlearn.train("maxbias", algo="q-learning", epsilon=0.1, alpha=0.1, seeds=10,
-                       episodes=300)
+    run = qlearn.train("maxbias", algo="q-learning", epsilon=0.1, alpha=0.1, seeds=10, episodes=300)
     assert set(np.unique(run.arrays.first_action)) <= {0, 1}  # only left/right in A
     q_a = run.q_per_seed[:, 0]
     np.testing.assert_array_equal(q_a[:, 2:], 0.0)  # masked actions never updated

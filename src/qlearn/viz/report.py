@@ -28,7 +28,7 @@ th { background: #f4f4f4; }
 figure { margin: 1em 0; }
 figure img { max-width: 100%; border: 1px solid #eee; }
 figcaption { font-size: 0.9em; color: #555; }
-pre { background: #f7f7f7; padding: 0.8em; overflow-x: auto; font-size: 0.85em; }
+pre { background: #f7f7f7; padding: 0.8em; white-space: pre-wrap; font-size: 0.85em; }
 .headline td:last-child { font-weight: bold; }
 .note { color: #555; font-size: 0.9em; }
 """
