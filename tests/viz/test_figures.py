@@ -127,3 +127,25 @@ def test_a_saved_run_draws_the_same_figures(classic_run, tmp_path):
 def test_png_size_refuses_what_is_not_a_png():
     with pytest.raises(ValueError):
         png_size(b"GIF89a" + bytes(30))
+
+
+def test_the_python_api_gives_the_same_pictures_as_the_cli(tmp_path):
+    from qlearn import viz
+
+    assert [u.new_value for u in qlearn.explain("classic").updates] == [
+        0.5,
+        0.225,
+        0.75,
+        0.875,
+        0.9375,
+    ]
+    cmp = qlearn.compare("cliff", episodes=60, seeds=3)
+    assert list(viz.figures_of(cmp)) == ["compare.png"]
+    env = qlearn.make("classic")
+    assert list(viz.figures_of((env.mdp, qlearn.solve(env)))) == ["values.png", "q_values.png"]
+    path = viz.save_png(
+        viz.figures_of(qlearn.train(env, episodes=20))["curve.png"], tmp_path / "curve.png"
+    )
+    assert png_size(path.read_bytes()) == (700, 400)
+    with pytest.raises(TypeError):
+        viz.figures_of("classic")
