@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 import qlearn
+from qlearn.tabular.rng import seed_state
 from qlearn.tabular.rules import (
     double_q_target,
     epsilon_greedy_probs,
@@ -71,7 +72,7 @@ def test_greedy_ties_share_the_greedy_probability():
 def test_double_q_selects_with_one_table_and_evaluates_with_the_other():
     select = np.array([0.0, 2.0, 1.0, 0.0])
     evaluate = np.array([9.0, -1.0, 9.0, 9.0])
-    assert double_q_target(0.0, 1.0, False, select, evaluate, ALL) == -1.0
+    assert double_q_target(0.0, 1.0, False, select, evaluate, ALL, seed_state(0)) == -1.0
 
 
 def test_masked_actions_are_excluded_from_the_max():

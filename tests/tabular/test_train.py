@@ -116,3 +116,23 @@ def test_bad_options_raise_a_value_error_with_the_fix(options, message):
         qlearn.train("classic", **options)
     assert isinstance(info.value, QlearnError)
     assert message in str(info.value)
+
+
+def test_chunked_training_gives_the_same_numbers_as_one_call():
+    from qlearn.experiment.config import TabularConfig
+    from qlearn.tabular.train import run_config
+
+    cfg = TabularConfig(
+        world="frozenlake4x4",
+        algo="double-q",
+        seeds=3,
+        episodes=300,
+        alpha="1/n^0.7",
+        snapshots=(1, 150, 300),
+    )
+    whole = run_config(cfg)
+    seen = []
+    chunked = run_config(cfg, chunk=7, on_chunk=lambda done, runs: seen.append(done))
+    assert seen[0] == 7 and seen[-1] == 300
+    for name, a in whole.arrays._asdict().items():
+        np.testing.assert_array_equal(a, getattr(chunked.arrays, name), err_msg=name)

@@ -339,7 +339,7 @@ def explain_episodes(
     seed and options would play); each traced transition is then replayed through the
     update rules, and the replayed table is checked against the trained one.
     """
-    from qlearn.tabular.train import run_config
+    from qlearn.tabular.train import fresh_runs, prepare, run_config
 
     _check_alpha_algo(alpha, algo)
     cfg = TabularConfig(
@@ -354,7 +354,9 @@ def explain_episodes(
         max_steps=max_steps,
     )
     cap = cfg.max_steps or mdp.max_steps
-    run = run_config(cfg, mdp, trace_steps=episodes * cap)
+    runs = fresh_runs(prepare(cfg, mdp))
+    runs = runs._replace(trace=np.full((1, episodes * cap, len(TRACE_FIELDS)), np.nan))
+    run = run_config(cfg, mdp, runs=runs)
     trace = run.arrays.trace[0, : int(run.arrays.steps[0])]
     col = {name: i for i, name in enumerate(TRACE_FIELDS)}
     q = np.zeros((mdp.n_states, mdp.n_actions))

@@ -1,9 +1,12 @@
 """The one compiled loop that drives every tabular learner over a finite MDP's arrays.
 
-``train_batch`` runs ``len(seeds)`` independent runs in parallel (Numba ``prange``).
-Each run seeds Numba's per-thread generator with its own seed before its first
-random draw and runs start to finish on one thread, so seed ``k`` of a batch gives
-the same numbers as that seed run alone.
+A run's whole state between episodes is a :class:`RunArrays` row: its tables, visit
+counts, explicit random-generator state and step count, next to the metrics recorded so
+far. :func:`run_episodes` advances one row from episode ``start`` to ``stop``, so a run
+can be cut into chunks (for a progress bar, or a checkpoint) and continued with the same
+numbers as if it had never stopped. :func:`run_episodes_parallel` advances every row
+(seed) at once with Numba ``prange``; seed ``k`` of a batch gives the same numbers as
+that seed run alone, because each row owns its generator state (:mod:`qlearn.tabular.rng`).
 """
 
 from __future__ import annotations
@@ -15,15 +18,14 @@ from numba import njit, prange
 
 from qlearn.explore import schedule_value
 from qlearn.mdp import FiniteMDP
+from qlearn.tabular.rng import normal, seed_state, uniform
 from qlearn.tabular.rules import (
     argmax_random,
     boltzmann_probs,
     double_q_target,
     epsilon_greedy_probs,
     expected_sarsa_target,
-    max_legal,
     q_learning_target,
-    random_below,
     sarsa_target,
     td0_target,
     td_update,
@@ -32,7 +34,6 @@ from qlearn.tabular.rules import (
 ALGOS = ("q-learning", "sarsa", "expected-sarsa", "double-q", "td0")
 Q_LEARNING, SARSA, EXPECTED_SARSA, DOUBLE_Q, TD0 = range(5)
 EPSILON_GREEDY, BOLTZMANN = 0, 1
-EXPLORATIONS = ("epsilon-greedy", "boltzmann")
 #: Columns of the optional step trace (one row per update, for ``qlearn explain``).
 TRACE_FIELDS = (
     "episode",  # 0-based
@@ -42,13 +43,13 @@ TRACE_FIELDS = (
     "next_state",
     "done",
     "next_action",  # SARSA's next action (-1 when none was chosen)
-    "alpha",  # learning rate used
+    "alpha",  # step size used
     "explore",  # epsilon (or temperature) at that step
 )
 
 
-class Outcomes(NamedTuple):
-    """A finite MDP's transitions as short per-(s, a) lists, for fast sampling."""
+class World(NamedTuple):
+    """A finite MDP's dynamics as short per-(s, a) outcome lists, for fast sampling."""
 
     next_state: np.ndarray  # (S, A, K) int64
     cum_prob: np.ndarray  # (S, A, K) cumulative probabilities
@@ -57,10 +58,30 @@ class Outcomes(NamedTuple):
     count: np.ndarray  # (S, A) how many of the K slots are used
     start_state: np.ndarray  # (M,) possible first states
     start_cum: np.ndarray  # (M,) their cumulative probabilities
+    terminal: np.ndarray  # (S,) bool
+    legal: np.ndarray  # (S, A) bool
 
 
-def outcomes(mdp: FiniteMDP) -> Outcomes:
-    """Sparse transition lists of ``mdp`` (K = most successors of any (s, a))."""
+class Settings(NamedTuple):
+    """What to learn and how, as plain numbers and arrays."""
+
+    algo: int  # index into ALGOS
+    explore: int  # EPSILON_GREEDY or BOLTZMANN
+    eps_spec: np.ndarray  # Schedule.as_array()
+    temp_spec: np.ndarray
+    alpha: float
+    omega: float  # > 0: step size 1 / n(s, a)^omega instead of alpha
+    gamma: float
+    max_steps: int  # cap on an episode's length
+    snapshot_at: np.ndarray  # (M,) sorted 1-based episodes after which to copy the table
+    q_ref: np.ndarray  # (S, A) the exact answer the gap is measured against
+    opt: np.ndarray  # (S, A) bool optimal actions
+    v_ref: np.ndarray  # (S,) exact V of the evaluated policy (TD(0))
+    policy: np.ndarray  # (S, A) the fixed policy TD(0) follows
+
+
+def world_arrays(mdp: FiniteMDP) -> World:
+    """The outcome lists of ``mdp`` (K = most successors of any (s, a))."""
     nonzero = mdp.P > 0
     count = nonzero.sum(axis=2)
     k = max(1, int(count.max()))
@@ -81,14 +102,76 @@ def outcomes(mdp: FiniteMDP) -> Outcomes:
     start_state = np.flatnonzero(mdp.start > 0).astype(np.int64)
     start_cum = np.cumsum(mdp.start[start_state])
     start_cum[-1] = 1.0
-    return Outcomes(
-        next_state, cum_prob, reward, reward_std, count.astype(np.int64), start_state, start_cum
+    return World(
+        next_state,
+        cum_prob,
+        reward,
+        reward_std,
+        count.astype(np.int64),
+        start_state,
+        start_cum,
+        mdp.terminal.copy(),
+        mdp.legal.copy(),
+    )
+
+
+class RunArrays(NamedTuple):
+    """Everything a batch of runs carries and records, one leading row per seed."""
+
+    q: np.ndarray  # (N, S, A) the table (Q1 for double Q-learning)
+    q2: np.ndarray  # (N, S, A) second table of double Q-learning
+    v: np.ndarray  # (N, S) TD(0) state values
+    visits: np.ndarray  # (N, S, A) updates of each entry (for 1/n step sizes)
+    rng: np.ndarray  # (N, 4) uint64 generator states
+    steps: np.ndarray  # (N,) environment steps taken so far
+    returns: np.ndarray  # (N, E) undiscounted return of each episode
+    lengths: np.ndarray  # (N, E) steps in each episode
+    gaps: np.ndarray  # (N, E) max-norm distance to the reference table after each episode
+    shares: np.ndarray  # (N, E) share of states whose greedy actions are all optimal
+    first_action: np.ndarray  # (N, E) the action taken at the first step
+    explore_value: np.ndarray  # (N, E) epsilon (or temperature) at the episode's start
+    snapshots: np.ndarray  # (N, M, S, A) tables after the chosen episodes
+    trace: np.ndarray  # (N, T, len(TRACE_FIELDS)) the first T transitions (T = 0: none kept)
+
+
+def fresh_arrays(
+    seeds: np.ndarray,
+    n_states: int,
+    n_actions: int,
+    episodes: int,
+    n_snap: int,
+    q_init: float,
+    trace_steps: int = 0,
+) -> RunArrays:
+    """The state of untrained runs, one per seed (metrics not yet recorded are NaN).
+
+    ``trace_steps`` > 0 keeps each run's first transitions for ``qlearn explain``.
+    """
+    n, S, A, E = len(seeds), n_states, n_actions, episodes
+    return RunArrays(
+        q=np.full((n, S, A), float(q_init)),
+        q2=np.full((n, S, A), float(q_init)),
+        v=np.zeros((n, S)),
+        visits=np.zeros((n, S, A)),
+        rng=np.stack([seed_state(int(seed)) for seed in seeds]).reshape(n, 4),
+        steps=np.zeros(n, dtype=np.int64),
+        returns=np.full((n, E), np.nan),
+        lengths=np.zeros((n, E), dtype=np.int64),
+        gaps=np.full((n, E), np.nan),
+        shares=np.full((n, E), np.nan),
+        first_action=np.full((n, E), -1, dtype=np.int64),
+        explore_value=np.full((n, E), np.nan),
+        snapshots=np.full((n, n_snap, S, A), np.nan),
+        trace=np.full((n, trace_steps, len(TRACE_FIELDS)), np.nan),
     )
 
 
 @njit(cache=True, inline="always")
-def _pick(cum: np.ndarray, n: int) -> int:
-    u = np.random.random()
+def _pick(cum: np.ndarray, n: int, rng: np.ndarray) -> int:
+    """Index of a sampled outcome given cumulative probabilities (no draw when certain)."""
+    if n == 1:
+        return 0
+    u = uniform(rng)
     for k in range(n - 1):
         if u < cum[k]:
             return k
@@ -96,22 +179,24 @@ def _pick(cum: np.ndarray, n: int) -> int:
 
 
 @njit(cache=True, inline="always")
-def _act(q_row, legal_row, explore, epsilon, temperature, probs) -> int:
+def _act(q_row, legal_row, explore, epsilon, temperature, probs, rng) -> int:
     """Choose an action: epsilon-greedy (random legal action w.p. epsilon) or Boltzmann."""
     if explore == EPSILON_GREEDY:
-        if epsilon > 0.0 and np.random.random() < epsilon:
+        u = uniform(rng)
+        if u < epsilon:
             n_legal = 0
             for a in range(legal_row.shape[0]):
                 n_legal += legal_row[a]
-            k = random_below(n_legal)
+            # Given u < epsilon, u / epsilon is itself uniform on [0, 1): reuse the draw.
+            k = min(int(u / epsilon * n_legal), n_legal - 1)
             for a in range(legal_row.shape[0]):
                 if legal_row[a]:
                     if k == 0:
                         return a
                     k -= 1
-        return argmax_random(q_row, legal_row)
+        return argmax_random(q_row, legal_row, rng)
     boltzmann_probs(q_row, legal_row, temperature, probs)
-    u = np.random.random()
+    u = uniform(rng)
     acc = 0.0
     last = 0
     for a in range(probs.shape[0]):
@@ -124,9 +209,9 @@ def _act(q_row, legal_row, explore, epsilon, temperature, probs) -> int:
 
 
 @njit(cache=True, inline="always")
-def _act_policy(policy_row) -> int:
+def _act_policy(policy_row, rng) -> int:
     """Sample an action from a fixed policy's probabilities."""
-    u = np.random.random()
+    u = uniform(rng)
     acc = 0.0
     last = 0
     for a in range(policy_row.shape[0]):
@@ -138,158 +223,167 @@ def _act_policy(policy_row) -> int:
     return last
 
 
-@njit(cache=True)
-def _gap_and_share(q, legal, terminal, q_ref, opt, v, v_ref, algo):
-    """Max-norm distance to the reference table, and the share of states acted optimally."""
-    S, A = q.shape
-    gap = 0.0
-    good = 0
-    live = 0
-    for s in range(S):
-        if terminal[s]:
-            continue
-        live += 1
-        if algo == TD0:
-            gap = max(gap, abs(v[s] - v_ref[s]))
-            continue
-        best = max_legal(q[s], legal[s])
-        all_optimal = True
-        for a in range(A):
-            if legal[s, a]:
-                gap = max(gap, abs(q[s, a] - q_ref[s, a]))
-                if q[s, a] == best and not opt[s, a]:
-                    all_optimal = False
-        good += all_optimal
-    share = np.nan if algo == TD0 else good / max(live, 1)
-    return gap, share
+@njit(cache=True, inline="always")
+def _state_metrics(s, q, q2, algo, legal, q_ref, opt, v, v_ref):
+    """For one state: the largest |learned - exact| value, and whether every greedy action
+    of the learned table is optimal. Double Q-learning is judged on the mean of its tables."""
+    if algo == TD0:
+        return abs(v[s] - v_ref[s]), True
+    both = algo == DOUBLE_Q
+    best = -np.inf
+    for a in range(legal.shape[1]):
+        if legal[s, a]:
+            value = 0.5 * (q[s, a] + q2[s, a]) if both else q[s, a]
+            best = max(best, value)
+    err = 0.0
+    optimal = True
+    for a in range(legal.shape[1]):
+        if legal[s, a]:
+            value = 0.5 * (q[s, a] + q2[s, a]) if both else q[s, a]
+            err = max(err, abs(value - q_ref[s, a]))
+            if value == best and not opt[s, a]:
+                optimal = False
+    return err, optimal
+
+
+@njit(cache=True, inline="always")
+def _record(row, ep, s, a, r, s2, done, a2, lr, explore_value) -> None:
+    """One transition into a trace row (columns: :data:`TRACE_FIELDS`)."""
+    row[0] = ep
+    row[1] = s
+    row[2] = a
+    row[3] = r
+    row[4] = s2
+    row[5] = done
+    row[6] = a2
+    row[7] = lr
+    row[8] = explore_value
 
 
 @njit(cache=True)
-def run_one(
-    seed,
-    algo,
-    explore,
-    eps_spec,
-    temp_spec,
-    alpha,
-    omega,
-    q_init,
-    next_state,
-    cum_prob,
-    reward,
-    reward_std,
-    count,
-    start_state,
-    start_cum,
-    terminal,
-    legal,
-    gamma,
-    episodes,
-    max_steps,
-    q_ref,
-    opt,
-    v_ref,
-    policy,
-    snapshot_at,
-    q_out,
-    q2_out,
-    v_out,
-    returns,
-    lengths,
-    gaps,
-    shares,
-    first_action,
-    eps_trace,
-    snapshots,
-    trace,
-):
-    """One independent run; writes its results into the given output slices.
+def run_episodes(world, cfg, runs, i, start, stop):
+    """Advance run ``i`` of ``runs`` from episode ``start`` to ``stop`` (0-based, exclusive).
 
-    ``trace`` (T, len(TRACE_FIELDS)) receives the first T transitions; T is 0 unless
-    the caller wants to narrate the run.
+    Reads and writes row ``i`` of every array in ``runs``; returns nothing.
     """
-    np.random.seed(seed)
+    # Work on this run's own copies: slicing an array shared between threads touches its
+    # reference count, a cache line every thread would then fight over.
+    next_state, cum_prob = world.next_state.copy(), world.cum_prob.copy()
+    reward, reward_std, count = world.reward.copy(), world.reward_std.copy(), world.count.copy()
+    start_state, start_cum = world.start_state.copy(), world.start_cum.copy()
+    terminal, legal = world.terminal.copy(), world.legal.copy()
+    q_ref, opt, v_ref, policy = (
+        cfg.q_ref.copy(),
+        cfg.opt.copy(),
+        cfg.v_ref.copy(),
+        cfg.policy.copy(),
+    )
+    algo, explore, gamma, alpha, omega = cfg.algo, cfg.explore, cfg.gamma, cfg.alpha, cfg.omega
+    eps_spec, temp_spec, snapshot_at = cfg.eps_spec.copy(), cfg.temp_spec.copy(), cfg.snapshot_at
+    q, q2, v = runs.q[i].copy(), runs.q2[i].copy(), runs.v[i].copy()
+    visits, rng = runs.visits[i].copy(), runs.rng[i].copy()
+    total_steps = runs.steps[i]
+
     S, A = legal.shape
-    q = q_out
-    q2 = q2_out
-    q[:] = q_init
-    q2[:] = q_init
-    v = v_out
-    v[:] = 0.0
-    visits = np.zeros((S, A))
     probs = np.zeros(A)
     q_act = np.empty(A)  # acting row: Q, or Q1 + Q2 for double Q-learning
-    total_steps = 0
     snap = 0
-    for ep in range(episodes):
-        s = start_state[_pick(start_cum, start_cum.shape[0])]
+    while snap < snapshot_at.shape[0] and snapshot_at[snap] <= start:
+        snap += 1
+    # Metrics are kept per state and refreshed only for the states an episode updated.
+    state_err = np.zeros(S)
+    state_ok = np.zeros(S, dtype=np.bool_)
+    live = 0
+    ok_count = 0
+    gap = 0.0
+    for x in range(S):
+        if not terminal[x]:
+            live += 1
+            state_err[x], state_ok[x] = _state_metrics(x, q, q2, algo, legal, q_ref, opt, v, v_ref)
+            ok_count += state_ok[x]
+            gap = max(gap, state_err[x])
+    eps_per_step = eps_spec[4] == 1.0 and eps_spec[0] != 0.0
+    temp_per_step = temp_spec[4] == 1.0 and temp_spec[0] != 0.0
+    noisy = reward_std.max() > 0.0
+    touched_in = np.zeros(S, dtype=np.int64)  # episode number + 1 when last touched
+    touched = np.empty(cfg.max_steps, dtype=np.int64)
+
+    for ep in range(start, stop):
+        n_touched = 0
+        s = start_state[_pick(start_cum, start_cum.shape[0], rng)]
         ep_return = 0.0
         steps = 0
         epsilon = schedule_value(eps_spec, ep if eps_spec[4] == 0.0 else total_steps)
         temperature = schedule_value(temp_spec, ep if temp_spec[4] == 0.0 else total_steps)
-        eps_trace[ep] = epsilon if explore == EPSILON_GREEDY else temperature
+        runs.explore_value[i, ep] = epsilon if explore == EPSILON_GREEDY else temperature
         a = -1
-        while steps < max_steps:
-            if eps_spec[4] == 1.0:
+        while steps < cfg.max_steps:
+            if eps_per_step:
                 epsilon = schedule_value(eps_spec, total_steps)
-            if temp_spec[4] == 1.0:
+            if temp_per_step:
                 temperature = schedule_value(temp_spec, total_steps)
             if a < 0:  # choose now unless SARSA already chose it last step
                 if algo == TD0:
-                    a = _act_policy(policy[s])
+                    a = _act_policy(policy[s], rng)
                 elif algo == DOUBLE_Q:
                     for b in range(A):
                         q_act[b] = q[s, b] + q2[s, b]
-                    a = _act(q_act, legal[s], explore, epsilon, temperature, probs)
+                    a = _act(q_act, legal[s], explore, epsilon, temperature, probs, rng)
                 else:
-                    a = _act(q[s], legal[s], explore, epsilon, temperature, probs)
+                    a = _act(q[s], legal[s], explore, epsilon, temperature, probs, rng)
             if steps == 0:
-                first_action[ep] = a
-            k = _pick(cum_prob[s, a], count[s, a])
+                runs.first_action[i, ep] = a
+            k = _pick(cum_prob[s, a], count[s, a], rng)
             s2 = next_state[s, a, k]
             r = reward[s, a, k]
-            if reward_std[s, a, k] > 0.0:
-                r += reward_std[s, a, k] * np.random.standard_normal()
+            if noisy and reward_std[s, a, k] > 0.0:
+                r += reward_std[s, a, k] * normal(rng)
             done = terminal[s2]
-            visits[s, a] += 1.0
-            lr = alpha if omega <= 0.0 else 1.0 / visits[s, a] ** omega
+            lr = alpha
+            if omega > 0.0:
+                visits[s, a] += 1.0
+                lr = 1.0 / visits[s, a] ** omega
             a2 = -1
             if algo == Q_LEARNING:
-                q[s, a] = td_update(
-                    q[s, a], q_learning_target(r, gamma, done, q[s2], legal[s2]), lr
-                )
+                target = q_learning_target(r, gamma, done, q[s2], legal[s2])
+                q[s, a] = td_update(q[s, a], target, lr)
             elif algo == SARSA:
                 if not done:
-                    a2 = _act(q[s2], legal[s2], explore, epsilon, temperature, probs)
+                    a2 = _act(q[s2], legal[s2], explore, epsilon, temperature, probs, rng)
                 q[s, a] = td_update(q[s, a], sarsa_target(r, gamma, done, q[s2], a2), lr)
             elif algo == EXPECTED_SARSA:
                 if explore == EPSILON_GREEDY:
                     epsilon_greedy_probs(q[s2], legal[s2], epsilon, probs)
                 else:
                     boltzmann_probs(q[s2], legal[s2], temperature, probs)
-                q[s, a] = td_update(
-                    q[s, a], expected_sarsa_target(r, gamma, done, q[s2], probs), lr
-                )
+                target = expected_sarsa_target(r, gamma, done, q[s2], probs)
+                q[s, a] = td_update(q[s, a], target, lr)
             elif algo == DOUBLE_Q:
-                if np.random.random() < 0.5:
-                    t = double_q_target(r, gamma, done, q[s2], q2[s2], legal[s2])
-                    q[s, a] = td_update(q[s, a], t, lr)
+                if uniform(rng) < 0.5:
+                    target = double_q_target(r, gamma, done, q[s2], q2[s2], legal[s2], rng)
+                    q[s, a] = td_update(q[s, a], target, lr)
                 else:
-                    t = double_q_target(r, gamma, done, q2[s2], q[s2], legal[s2])
-                    q2[s, a] = td_update(q2[s, a], t, lr)
+                    target = double_q_target(r, gamma, done, q2[s2], q[s2], legal[s2], rng)
+                    q2[s, a] = td_update(q2[s, a], target, lr)
             else:
                 v[s] = td_update(v[s], td0_target(r, gamma, done, v[s2]), lr)
-            if total_steps < trace.shape[0]:
-                row = trace[total_steps]
-                row[0] = ep
-                row[1] = s
-                row[2] = a
-                row[3] = r
-                row[4] = s2
-                row[5] = done
-                row[6] = a2
-                row[7] = lr
-                row[8] = epsilon if explore == EPSILON_GREEDY else temperature
+            if total_steps < runs.trace.shape[1]:
+                _record(
+                    runs.trace[i, total_steps],
+                    ep,
+                    s,
+                    a,
+                    r,
+                    s2,
+                    done,
+                    a2,
+                    lr,
+                    epsilon if explore == EPSILON_GREEDY else temperature,
+                )
+            if touched_in[s] != ep + 1:
+                touched_in[s] = ep + 1
+                touched[n_touched] = s
+                n_touched += 1
             ep_return += r
             steps += 1
             total_steps += 1
@@ -297,133 +391,51 @@ def run_one(
                 break
             s = s2
             a = a2
-        returns[ep] = ep_return
-        lengths[ep] = steps
-        if algo == DOUBLE_Q:
-            q_eval = (q + q2) / 2.0
-        else:
-            q_eval = q
-        gaps[ep], shares[ep] = _gap_and_share(q_eval, legal, terminal, q_ref, opt, v, v_ref, algo)
+        runs.returns[i, ep] = ep_return
+        runs.lengths[i, ep] = steps
+        stale = False
+        for j in range(n_touched):
+            x = touched[j]
+            before = state_err[x]
+            err, optimal = _state_metrics(x, q, q2, algo, legal, q_ref, opt, v, v_ref)
+            state_err[x] = err
+            ok_count += optimal - state_ok[x]
+            state_ok[x] = optimal
+            if err >= gap:
+                gap = err
+            elif before >= gap:
+                stale = True  # the largest error shrank: look for the new largest
+        if stale:
+            gap = state_err.max()
+        runs.gaps[i, ep] = gap
+        runs.shares[i, ep] = np.nan if algo == TD0 else ok_count / max(live, 1)
         while snap < snapshot_at.shape[0] and snapshot_at[snap] == ep + 1:
-            snapshots[snap] = q_eval
+            for x in range(S):
+                for b in range(A):
+                    runs.snapshots[i, snap, x, b] = (
+                        0.5 * (q[x, b] + q2[x, b]) if algo == DOUBLE_Q else q[x, b]
+                    )
             snap += 1
-    return total_steps
 
-
-class RunArrays(NamedTuple):
-    """Everything the loop writes, one leading row per seed."""
-
-    q: np.ndarray  # (N, S, A) final table (Q1 for double Q-learning)
-    q2: np.ndarray  # (N, S, A) second table of double Q-learning
-    v: np.ndarray  # (N, S) TD(0) state values
-    returns: np.ndarray  # (N, E) undiscounted return of each episode
-    lengths: np.ndarray  # (N, E) steps in each episode
-    gaps: np.ndarray  # (N, E) max-norm distance to the reference table after each episode
-    shares: np.ndarray  # (N, E) share of states whose greedy actions are all optimal
-    first_action: np.ndarray  # (N, E) the action taken at the first step
-    explore_value: np.ndarray  # (N, E) epsilon (or temperature) at the episode's start
-    snapshots: np.ndarray  # (N, M, S, A) tables after the chosen episodes
-    trace: np.ndarray  # (N, T, len(TRACE_FIELDS)) first T transitions (T = 0: none kept)
-    steps: np.ndarray  # (N,) environment steps taken
-
-
-def empty_arrays(
-    n: int, n_states: int, n_actions: int, episodes: int, n_snap: int, trace_steps: int = 0
-) -> RunArrays:
-    S, A, E = n_states, n_actions, episodes
-    return RunArrays(
-        q=np.empty((n, S, A)),
-        q2=np.empty((n, S, A)),
-        v=np.empty((n, S)),
-        returns=np.empty((n, E)),
-        lengths=np.empty((n, E), dtype=np.int64),
-        gaps=np.empty((n, E)),
-        shares=np.empty((n, E)),
-        first_action=np.empty((n, E), dtype=np.int64),
-        explore_value=np.empty((n, E)),
-        snapshots=np.empty((n, n_snap, S, A)),
-        trace=np.full((n, trace_steps, len(TRACE_FIELDS)), np.nan),
-        steps=np.empty(n, dtype=np.int64),
-    )
+    runs.q[i] = q
+    runs.q2[i] = q2
+    runs.v[i] = v
+    runs.visits[i] = visits
+    runs.rng[i] = rng
+    runs.steps[i] = total_steps
 
 
 @njit(cache=True, parallel=True)
-def run_parallel(
-    seeds,
-    algo,
-    explore,
-    eps_spec,
-    temp_spec,
-    alpha,
-    omega,
-    q_init,
-    next_state,
-    cum_prob,
-    reward,
-    reward_std,
-    count,
-    start_state,
-    start_cum,
-    terminal,
-    legal,
-    gamma,
-    episodes,
-    max_steps,
-    q_ref,
-    opt,
-    v_ref,
-    policy,
-    snapshot_at,
-    q_out,
-    q2_out,
-    v_out,
-    returns,
-    lengths,
-    gaps,
-    shares,
-    first_action,
-    eps_trace,
-    snapshots,
-    trace,
-    steps,
-):
-    """Run one learner for every seed, in parallel, into preallocated outputs."""
-    for i in prange(seeds.shape[0]):
-        steps[i] = run_one(
-            seeds[i],
-            algo,
-            explore,
-            eps_spec,
-            temp_spec,
-            alpha,
-            omega,
-            q_init,
-            next_state,
-            cum_prob,
-            reward,
-            reward_std,
-            count,
-            start_state,
-            start_cum,
-            terminal,
-            legal,
-            gamma,
-            episodes,
-            max_steps,
-            q_ref,
-            opt,
-            v_ref,
-            policy,
-            snapshot_at,
-            q_out[i],
-            q2_out[i],
-            v_out[i],
-            returns[i],
-            lengths[i],
-            gaps[i],
-            shares[i],
-            first_action[i],
-            eps_trace[i],
-            snapshots[i],
-            trace[i],
-        )
+def run_episodes_parallel(world, cfg, runs, start, stop):
+    """Advance every run (seed) in ``runs`` from episode ``start`` to ``stop``, in parallel."""
+    for i in prange(runs.q.shape[0]):
+        run_episodes(world, cfg, runs, i, start, stop)
+
+
+def advance(world: World, cfg: Settings, runs: RunArrays, start: int, stop: int) -> None:
+    """Advance every run from ``start`` to ``stop``; one run skips the parallel wrapper,
+    which costs it speed."""
+    if runs.q.shape[0] == 1:
+        run_episodes(world, cfg, runs, 0, start, stop)
+    else:
+        run_episodes_parallel(world, cfg, runs, start, stop)

@@ -6,7 +6,8 @@ transition ``(s, a, r, s')``; :func:`td_update` does the nudge. Names follow rla
 (``done``) bootstrap from nothing.
 
 They are Numba functions, so the compiled loop inlines them, and also plain callables
-from Python (``qlearn explain`` narrates these same functions).
+from Python (``qlearn explain`` narrates these same functions). Random choices take the
+generator state ``rng`` explicitly (see :mod:`qlearn.tabular.rng`).
 """
 
 from __future__ import annotations
@@ -14,15 +15,11 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-
-@njit(cache=True, inline="always")
-def random_below(n: int) -> int:
-    """A uniform integer in [0, n) from Numba's per-thread generator."""
-    return min(int(np.random.random() * n), n - 1)
+from qlearn.tabular.rng import below
 
 
 @njit(cache=True, inline="always")
-def argmax_random(q_row: np.ndarray, legal_row: np.ndarray) -> int:
+def argmax_random(q_row: np.ndarray, legal_row: np.ndarray, rng: np.ndarray) -> int:
     """The best legal action; ties broken uniformly at random."""
     best = -np.inf
     count = 0
@@ -37,7 +34,7 @@ def argmax_random(q_row: np.ndarray, legal_row: np.ndarray) -> int:
         elif q_row[a] == best:
             count += 1
             # Reservoir sampling: keep the k-th tie with probability 1/k.
-            if random_below(count) == 0:
+            if below(rng, count) == 0:
                 choice = a
     return choice
 
@@ -112,11 +109,13 @@ def expected_sarsa_target(r: float, gamma: float, done: bool, q_t, probs_t) -> f
 
 
 @njit(cache=True, inline="always")
-def double_q_target(r: float, gamma: float, done: bool, q_select_t, q_eval_t, legal_t) -> float:
+def double_q_target(
+    r: float, gamma: float, done: bool, q_select_t, q_eval_t, legal_t, rng
+) -> float:
     """Double Q-learning: one table picks the best next action, the other values it."""
     if done:
         return r
-    return r + gamma * q_eval_t[argmax_random(q_select_t, legal_t)]
+    return r + gamma * q_eval_t[argmax_random(q_select_t, legal_t, rng)]
 
 
 @njit(cache=True, inline="always")

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -27,10 +29,11 @@ from qlearn.mdp import (
 from qlearn.tabular.loop import (
     ALGOS,
     RunArrays,
-    empty_arrays,
-    outcomes,
-    run_one,
-    run_parallel,
+    Settings,
+    World,
+    advance,
+    fresh_arrays,
+    world_arrays,
 )
 
 
@@ -155,65 +158,84 @@ def world_of(cfg: TabularConfig) -> FiniteMDP:
     )
 
 
-def _loop_args(cfg: TabularConfig, mdp: FiniteMDP, solution: Solution, episodes: int) -> tuple:
-    """The compiled loop's arguments after the seed, in its order."""
+class Prepared(NamedTuple):
+    """A config made concrete: its world, the exact answer, and the loop's inputs."""
+
+    config: TabularConfig
+    mdp: FiniteMDP
+    solution: Solution
+    world: World
+    settings: Settings
+
+
+def prepare(cfg: TabularConfig, mdp: FiniteMDP | None = None) -> Prepared:
+    """Load the world a config names (or use ``mdp``), solve it, and build the loop's inputs."""
+    mdp = world_of(cfg) if mdp is None else mdp.with_gamma(cfg.gamma)
+    solution = solve(mdp)
     lr = cfg.learning_rate
     pol = fixed_policy(mdp, cfg, solution)
     v_ref = evaluate_policy(mdp, pol, solution.gamma) if cfg.algo == "td0" else solution.v
-    return (
-        ALGOS.index(cfg.algo),
-        EXPLORATIONS_ALLOWED.index(cfg.explore),
-        cfg.epsilon_schedule().as_array(),
-        cfg.temperature_schedule().as_array(),
-        lr.alpha,
-        -1.0 if lr.omega is None else lr.omega,
-        float(cfg.q_init),
-        *outcomes(mdp),
-        mdp.terminal,
-        mdp.legal,
-        float(solution.gamma),
-        episodes,
-        cfg.max_steps or mdp.max_steps,
-        np.nan_to_num(solution.q, neginf=0.0),
-        solution.policy,
-        np.nan_to_num(v_ref),
-        pol,
-        np.array(sorted(set(cfg.snapshots)), dtype=np.int64),
+    settings = Settings(
+        algo=ALGOS.index(cfg.algo),
+        explore=EXPLORATIONS_ALLOWED.index(cfg.explore),
+        eps_spec=cfg.epsilon_schedule().as_array(),
+        temp_spec=cfg.temperature_schedule().as_array(),
+        alpha=float(lr.alpha),
+        omega=-1.0 if lr.omega is None else float(lr.omega),
+        gamma=float(solution.gamma),
+        max_steps=int(cfg.max_steps or mdp.max_steps),
+        snapshot_at=np.array(sorted(set(cfg.snapshots)), dtype=np.int64),
+        q_ref=np.nan_to_num(solution.q, neginf=0.0),
+        opt=solution.policy,
+        v_ref=np.nan_to_num(v_ref),
+        policy=pol,
     )
+    return Prepared(cfg, mdp, solution, world_arrays(mdp), settings)
 
 
-def _run(seeds: np.ndarray, args: tuple, arrays: RunArrays) -> None:
-    if seeds.size == 1:
-        # One run goes faster outside the parallel wrapper.
-        arrays.steps[0] = run_one(seeds[0], *args, *(x[0] for x in arrays[:-1]))
-    else:
-        run_parallel(seeds, *args, *arrays)
+def fresh_runs(prep: Prepared) -> RunArrays:
+    """Untrained runs for every seed of the config (run k uses seed ``seed + k``)."""
+    cfg, mdp = prep.config, prep.mdp
+    seeds = np.arange(cfg.seed, cfg.seed + cfg.seeds, dtype=np.int64)
+    n_snap = len(prep.settings.snapshot_at)
+    return fresh_arrays(seeds, mdp.n_states, mdp.n_actions, cfg.episodes, n_snap, cfg.q_init)
+
+
+#: Called after every chunk of episodes with (episodes done, the runs so far).
+ChunkCallback = Callable[[int, RunArrays], None]
 
 
 def run_config(
-    cfg: TabularConfig, mdp: FiniteMDP | None = None, trace_steps: int = 0
+    cfg: TabularConfig,
+    mdp: FiniteMDP | None = None,
+    *,
+    runs: RunArrays | None = None,
+    start: int = 0,
+    chunk: int | None = None,
+    on_chunk: ChunkCallback | None = None,
 ) -> TabularRun:
-    """Train every seed of ``cfg`` in one compiled call.
+    """Train every seed of ``cfg`` at once, in chunks of ``chunk`` episodes (default: one).
 
-    ``trace_steps`` > 0 keeps each seed's first transitions in ``arrays.trace`` (see
-    :data:`qlearn.tabular.loop.TRACE_FIELDS`), which ``qlearn explain`` narrates.
+    ``runs`` and ``start`` continue runs saved after ``start`` episodes; the numbers are
+    the same however the episodes are chunked.
     """
-    mdp = world_of(cfg) if mdp is None else mdp.with_gamma(cfg.gamma)
-    solution = solve(mdp)
-    seeds = np.arange(cfg.seed, cfg.seed + cfg.seeds, dtype=np.int64)
-    n_snap = len(set(cfg.snapshots))
-    # A zero-episode call loads (or compiles) the loop, so that train_seconds is training.
+    prep = prepare(cfg, mdp)
+    runs = fresh_runs(prep) if runs is None else runs
+    # A call with no episodes loads (or compiles) the loop, so train_seconds is training.
     started = time.perf_counter()
-    _run(
-        seeds,
-        _loop_args(cfg, mdp, solution, 0),
-        empty_arrays(cfg.seeds, mdp.n_states, mdp.n_actions, 0, n_snap),
-    )
-    compiled = time.perf_counter()
-    arrays = empty_arrays(cfg.seeds, mdp.n_states, mdp.n_actions, cfg.episodes, n_snap, trace_steps)
-    _run(seeds, _loop_args(cfg, mdp, solution, cfg.episodes), arrays)
-    done = time.perf_counter()
-    return TabularRun(cfg, mdp, solution, arrays, done - compiled, compiled - started)
+    advance(prep.world, prep.settings, runs, start, start)
+    compile_seconds = time.perf_counter() - started
+    train_seconds = 0.0
+    step = chunk if chunk and chunk > 0 else cfg.episodes
+    while start < cfg.episodes:
+        stop = min(start + step, cfg.episodes)
+        began = time.perf_counter()
+        advance(prep.world, prep.settings, runs, start, stop)
+        train_seconds += time.perf_counter() - began
+        start = stop
+        if on_chunk is not None:
+            on_chunk(stop, runs)
+    return TabularRun(cfg, prep.mdp, prep.solution, runs, train_seconds, compile_seconds)
 
 
 def train(
