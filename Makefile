@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-stamp
 # Keep numba's compiled-code cache inside the checkout.
 export NUMBA_CACHE_DIR := $(CURDIR)/.numba-cache
 
-.PHONY: setup demo test lint bench clean
+.PHONY: setup demo test lint bench clean chromium
 
 $(STAMP): pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -18,14 +18,19 @@ $(STAMP): pyproject.toml requirements.lock
 
 setup: $(STAMP)
 
+# The whole tutorial in one command: solve, narrate, train, greedy trap, cliff (under a minute).
 demo: setup
-	$(BIN)/qlearn train classic --episodes 500 --seeds 16 --out runs/demo-$$(date +%Y%m%d-%H%M%S)
+	$(BIN)/qlearn tour --out runs/tour-$$(date +%Y%m%d-%H%M%S)
+
+# The report tests open report.html in headless Chromium; CI machines start without it.
+chromium:
+	command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium)
 
 lint: setup
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
 
-test: setup lint
+test: setup lint chromium
 	$(BIN)/python -m pytest -q
 
 bench: setup

@@ -51,6 +51,23 @@ def train(env=None, *, algo: str = "q-learning", **options):
     return train_tabular(env, algo=algo, **options)
 
 
+def explain(env: "FiniteEnv | FiniteMDP | str" = "classic", **options):
+    """Narrate updates with their arithmetic (see :func:`qlearn.tabular.explain.explain`).
+
+    With no ``steps`` or ``episodes`` on ``classic``: the tutorial's hand-run.
+    """
+    from qlearn.tabular.explain import explain as narrate
+
+    return narrate(as_mdp(env), **options)
+
+
+def compare(env: "FiniteEnv | FiniteMDP | str" = "cliff", **options):
+    """Train several learners on the same seeds (see :func:`qlearn.experiment.compare.compare`)."""
+    from qlearn.experiment.compare import compare as run_comparison
+
+    return run_comparison(env if isinstance(env, str) else as_mdp(env), **options)
+
+
 __all__ = [
     "FiniteEnv",
     "FiniteMDP",
@@ -61,7 +78,9 @@ __all__ = [
     "Solution",
     "as_mdp",
     "builtin_worlds",
+    "compare",
     "evaluate_policy",
+    "explain",
     "load_map",
     "load_world",
     "make",

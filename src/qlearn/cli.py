@@ -43,6 +43,7 @@ EnvArgOpt = Annotated[
     typer.Option("--env-arg", help="KEY=VALUE for a Gymnasium world, e.g. map_name=8x8."),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object and nothing else.")]
+PlotOpt = Annotated[bool, typer.Option("--plot", help="Also write the figures as PNG files.")]
 
 
 def _env_kwargs(pairs: list[str] | None) -> dict[str, Any] | None:
@@ -58,6 +59,16 @@ def _env_kwargs(pairs: list[str] | None) -> dict[str, Any] | None:
         except json.JSONDecodeError:
             kwargs[key] = value
     return kwargs
+
+
+def _episode_list(text: str | None, option: str) -> tuple[int, ...]:
+    """``"1,50,500"`` as a tuple of episodes (empty when not given)."""
+    if not text:
+        return ()
+    try:
+        return tuple(int(x) for x in text.split(",") if x.strip())
+    except ValueError:
+        raise QlearnError(f"cannot read {option} {text!r}; write episodes like 1,50,500") from None
 
 
 def _print_json(data: Any) -> None:
@@ -99,35 +110,55 @@ def solve(
     slip: SlipOpt = None,
     env_arg: EnvArgOpt = None,
     tol: Annotated[float, typer.Option(help="Value-iteration tolerance on V*.")] = 1e-10,
+    plot: PlotOpt = False,
+    out_dir: Annotated[
+        Path | None, typer.Option("--out", help="Write a run folder here (report, tables).")
+    ] = None,
+    runs_root: Annotated[
+        Path, typer.Option("--runs", help="Where --plot puts a new folder without --out.")
+    ] = Path("runs"),
     json_out: JsonOpt = False,
 ) -> None:
-    """Solve a finite world exactly: Q*, V* and every optimal action."""
+    """Solve a finite world exactly: Q*, V* and every optimal action.
+
+    With --out or --plot it also writes a run folder (report.html, tables, and with
+    --plot the figures as PNG files).
+    """
     from qlearn.envs.registry import load_world
+    from qlearn.experiment.runs import new_run_dir
+    from qlearn.experiment.solution_run import solution_summary, write_solution_run
     from qlearn.mdp import solve as solve_mdp
-    from qlearn.textview import policy_dict, policy_grid, q_dict, q_rows, v_dict, value_grid
+    from qlearn.textview import policy_grid, q_rows, value_grid
 
     if not tol > 0:
         raise QlearnError(f"--tol must be above 0, got {tol}")
+    env_kwargs = _env_kwargs(env_arg)
     mdp = load_world(
         world,
         map_file=map_file,
         gamma=gamma,
         step_reward=step_reward,
         slip=slip,
-        env_kwargs=_env_kwargs(env_arg),
+        env_kwargs=env_kwargs,
     )
     sol = solve_mdp(mdp, tol=tol)
+    info = solution_summary(mdp, sol)
+    if out_dir or plot:
+        target = out_dir or new_run_dir(runs_root, f"{mdp.name}-solve")
+        info["run_dir"] = str(target)
+        config = {
+            "world": world,
+            "map_file": str(map_file) if map_file else None,
+            "gamma": gamma,
+            "step_reward": step_reward,
+            "slip": slip,
+            "env_kwargs": env_kwargs,
+            "tol": tol,
+        }
+        with _status("drawing figures", quiet=json_out):
+            write_solution_run(mdp, sol, target, info, config, plot=plot)
     if json_out:
-        _print_json(
-            {
-                "world": mdp.name,
-                "gamma": sol.gamma,
-                "sweeps": sol.sweeps,
-                "q": q_dict(mdp, sol.q),
-                "v": v_dict(mdp, sol.v),
-                "policy": policy_dict(mdp, sol.policy),
-            }
-        )
+        _print_json(info)
         return
     out.print(
         f"[bold]{mdp.name}[/bold]: gamma {sol.gamma:g}, value iteration converged in "
@@ -139,13 +170,15 @@ def solve(
     out.print(policy_grid(mdp, sol.policy))
     out.print()
     out.print(_table(*q_rows(mdp, sol.q, sol.policy), title="Q* (* = optimal)"))
+    if "run_dir" in info:
+        out.print(f"run folder: {info['run_dir']}")
 
 
 #: train's options that are fields of the training config (the rest steer the command).
 CONFIG_OPTIONS = (
     "world", "map_file", "algo", "episodes", "alpha", "gamma", "epsilon", "decay",
     "decay_unit", "explore", "temperature", "q_init", "seeds", "seed", "max_steps",
-    "policy", "step_reward", "slip",
+    "policy", "step_reward", "slip", "snapshots",
 )  # fmt: skip
 
 
@@ -189,6 +222,10 @@ def train(
     runs_root: Annotated[Path, typer.Option("--runs", help="Where new run folders go.")] = Path(
         "runs"
     ),
+    snapshots: Annotated[
+        str | None, typer.Option(help="Keep the table after these episodes, e.g. 1,50,500.")
+    ] = None,
+    plot: PlotOpt = False,
     quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
     json_out: JsonOpt = False,
 ) -> None:
@@ -196,6 +233,8 @@ def train(
     from qlearn.tabular import job
 
     given = {name: ctx.params[name] for name in CONFIG_OPTIONS if _given(ctx, name)}
+    if "snapshots" in given:
+        given["snapshots"] = _episode_list(snapshots, "--snapshots")
     if checkpoint_every is not None and checkpoint_every < 1:
         raise QlearnError(f"--checkpoint-every must be at least 1, got {checkpoint_every}")
     if resume is not None:
@@ -210,6 +249,8 @@ def train(
         cfg = job.resume_config(run_dir)
     else:
         cfg = _training_config(given, config)
+        if plot and not cfg.snapshots:  # the glow spreading back: after 1, 50 and 500 episodes
+            cfg = cfg.replace(snapshots=tuple(e for e in (1, 50, 500) if e <= cfg.episodes))
         run_dir = out_dir or _new_run_dir(runs_root, cfg)
         job.start(cfg, run_dir)
     with _progress_bar(enabled=not (quiet or json_out)) as progress:
@@ -220,7 +261,7 @@ def train(
             progress=progress,
             resume=resume is not None,
         )
-    info = job.finish(run, run_dir)
+    info = job.finish(run, run_dir, plot=plot)
     if json_out:
         _print_json(info)
         return
@@ -303,6 +344,185 @@ class _progress_bar:
         return False
 
 
+@app.command()
+def explain(
+    world: WorldArg = "classic",
+    map_file: MapOpt = None,
+    algo: Annotated[str, typer.Option(help="q-learning, sarsa or expected-sarsa.")] = "q-learning",
+    alpha: Annotated[float, typer.Option(help="Learning rate in (0, 1].")] = 0.5,
+    gamma: GammaOpt = None,
+    steps: Annotated[
+        str | None, typer.Option(help='Scripted moves, e.g. "(3,3)E x4, (3,2)N".')
+    ] = None,
+    episodes: Annotated[
+        int | None, typer.Option(help="Narrate K real epsilon-greedy episodes instead.")
+    ] = None,
+    epsilon: Annotated[str, typer.Option(help="Exploration while narrating episodes.")] = "0.1",
+    seed: Annotated[int, typer.Option(help="Seed of the episodes (same as train's).")] = 0,
+    max_steps: Annotated[int | None, typer.Option(help="Cap on episode length.")] = None,
+    step_reward: StepRewardOpt = None,
+    slip: SlipOpt = None,
+    full: Annotated[bool, typer.Option(help="Print updates that change nothing too.")] = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """Narrate each update with its arithmetic: target, prediction, TD error, new value."""
+    from qlearn.envs.registry import load_world
+    from qlearn.tabular.explain import changed_entries, narration_lines
+    from qlearn.tabular.explain import explain as narrate
+
+    mdp = load_world(
+        None if map_file else world, map_file=map_file, step_reward=step_reward, slip=slip
+    )
+    narration = narrate(
+        mdp,
+        steps=steps,
+        episodes=episodes,
+        algo=algo,
+        alpha=alpha,
+        gamma=gamma,
+        epsilon=epsilon,
+        seed=seed,
+        max_steps=max_steps,
+    )
+    if json_out:
+        _print_json(narration.to_dict())
+        return
+    for line in narration_lines(narration, full=full):
+        out.print(line, markup=False)
+    moved = changed_entries(narration)
+    out.print("\nTable entries that moved: " + ("; ".join(moved) if moved else "none"))
+
+
+@app.command()
+def compare(
+    world: WorldArg = None,
+    map_file: MapOpt = None,
+    algos: Annotated[
+        str, typer.Option(help="Comma-separated, e.g. q-learning,sarsa or q-learning,double-q.")
+    ] = "q-learning,sarsa",
+    episodes: Annotated[int, typer.Option(help="Episodes per seed.")] = 500,
+    seeds: Annotated[int, typer.Option(help="Seeds per learner (the same for every one).")] = 100,
+    seed: Annotated[int, typer.Option(help="First seed.")] = 0,
+    alpha: Annotated[str, typer.Option(help="Learning rate; several: 0.1,0.5.")] = "0.5",
+    epsilon: Annotated[str, typer.Option(help="Exploration; several: 0,0.1.")] = "0.1",
+    window: Annotated[
+        str | None, typer.Option(help="Episodes FROM:TO to average (default: second half).")
+    ] = None,
+    gamma: GammaOpt = None,
+    max_steps: Annotated[int | None, typer.Option(help="Cap on episode length.")] = None,
+    step_reward: StepRewardOpt = None,
+    slip: SlipOpt = None,
+    out_dir: Annotated[Path | None, typer.Option("--out", help="Run folder to create.")] = None,
+    runs_root: Annotated[Path, typer.Option("--runs", help="Where new run folders go.")] = Path(
+        "runs"
+    ),
+    json_out: JsonOpt = False,
+) -> None:
+    """Train several learners on the same seeds; compare online reward and greedy returns."""
+    from qlearn.experiment.compare import compare as run_comparison
+    from qlearn.experiment.compare import comparison_summary
+    from qlearn.experiment.compare_run import write_comparison_run
+    from qlearn.experiment.runs import new_run_dir
+
+    if map_file and world:
+        raise QlearnError("give either a world name or --map FILE, not both")
+    if not (world or map_file):
+        raise QlearnError("name a world to compare on, e.g. `qlearn compare cliff`")
+    with _status("training", quiet=json_out):
+        cmp = run_comparison(
+            None if map_file else world,
+            map_file=str(map_file) if map_file else None,
+            algos=algos,
+            episodes=episodes,
+            seeds=seeds,
+            seed=seed,
+            alpha=alpha,
+            epsilon=epsilon,
+            window=window,
+            gamma=gamma,
+            max_steps=max_steps,
+            step_reward=step_reward,
+            slip=slip,
+        )
+    info = comparison_summary(cmp)
+    target = out_dir or new_run_dir(runs_root, f"compare-{cmp.mdp.name}")
+    info["run_dir"] = str(target)
+    info["figure"] = str(target / "compare.png")
+    with _status("drawing figures", quiet=json_out):
+        write_comparison_run(cmp, target, info)
+    if json_out:
+        _print_json(info)
+        return
+    _print_comparison(info)
+
+
+def _print_comparison(info: dict[str, Any]) -> None:
+    from qlearn.experiment.compare import difference
+    from qlearn.experiment.compare_run import comparison_rows
+
+    out.print(
+        f"[bold]{info['world']}[/bold]: {info['episodes']} episodes x {info['seeds']} seeds "
+        f"(seeds {info['seed']}-{info['seed'] + info['seeds'] - 1}, the same for every learner)"
+    )
+    header, rows = comparison_rows(info)
+    text_rows = [[r[0], f"{r[1]:.4g}", f"{r[2]:.3g}", *map(str, r[3:])] for r in rows]
+    out.print(_table(header, text_rows))
+    arms = list(info["algos"].values())
+    for other in arms[1:]:
+        diff, se = difference(other, arms[0])
+        z = f", {diff / se:+.1f} SE" if se > 0 else ""
+        out.print(
+            f"{other['label']} - {arms[0]['label']}: {diff:+.4g} reward/episode (SE {se:.3g}{z})"
+        )
+    out.print(
+        f"V*(start) = {info['v_star_start']:.4g}; greedy returns are exact expectations of "
+        "each seed's final greedy policy"
+    )
+    out.print(f"figure: {info['figure']}")
+    out.print(f"run folder: {info['run_dir']}")
+
+
+@app.command()
+def plot(
+    run_dir: Annotated[Path, typer.Argument(help="A run folder written by qlearn.")],
+    json_out: JsonOpt = False,
+) -> None:
+    """Draw a saved run's figures (PNG) and report.html again, from its files alone."""
+    from qlearn.experiment.replot import replot
+
+    written = replot(run_dir)
+    if json_out:
+        _print_json({"run_dir": str(run_dir), "files": [str(p) for p in written]})
+        return
+    for path in written:
+        out.print(str(path), markup=False)
+
+
+@app.command()
+def tour(
+    out_dir: Annotated[Path | None, typer.Option("--out", help="Tour folder to create.")] = None,
+    runs_root: Annotated[Path, typer.Option("--runs", help="Where new run folders go.")] = Path(
+        "runs"
+    ),
+    seed: Annotated[int, typer.Option(help="First seed of every run.")] = 0,
+    json_out: JsonOpt = False,
+) -> None:
+    """The whole tutorial in one command: solve, narrate, train, greedy trap, cliff."""
+    from qlearn.experiment.runs import new_run_dir
+    from qlearn.tour import TourSettings, run_tour
+
+    if seed < 0:
+        raise QlearnError(f"seed must be at least 0, got {seed}; pass e.g. --seed 0")
+    target = out_dir or new_run_dir(runs_root, "tour")
+    say = (lambda _msg: None) if json_out else (lambda msg: out.print(msg, markup=False))
+    results = run_tour(target, TourSettings(seed=seed), progress=say)
+    if json_out:
+        _print_json(results)
+        return
+    out.print(f"\nreport: {target / 'report.html'}")
+    out.print(f"run folder: {target}")
+
+
 def _print_tabular(run, info: dict[str, Any]) -> None:
     from qlearn.mdp import greedy_ties
     from qlearn.textview import policy_grid, q_rows, value_grid
@@ -356,6 +576,26 @@ def _print_tabular(run, info: dict[str, Any]) -> None:
             "seed(s)[/yellow]"
         )
     out.print(f"run folder: {info['run_dir']}")
+
+
+class _status:
+    """A spinner on stderr while compiled work runs (silent when not a terminal)."""
+
+    def __init__(self, what: str, quiet: bool = False):
+        self.what = what
+        self.active = not quiet and err.is_terminal
+        self._status = None
+
+    def __enter__(self):
+        if self.active:
+            self._status = err.status(self.what + "...")
+            self._status.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        if self._status is not None:
+            self._status.__exit__(*exc)
+        return False
 
 
 def main(argv: list[str] | None = None) -> None:

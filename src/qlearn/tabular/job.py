@@ -126,11 +126,14 @@ def train(
             signal.signal(signal.SIGINT, previous)
 
 
-def finish(run: TabularRun, run_dir: Path) -> dict[str, Any]:
-    """Write the results into ``run_dir`` (``summary.json`` last) and return the summary."""
+def finish(run: TabularRun, run_dir: Path, plot: bool = False) -> dict[str, Any]:
+    """Write the results into ``run_dir`` (``summary.json`` last) and return the summary.
+
+    ``plot`` also writes each figure as a PNG file (``report.html`` always embeds them).
+    """
     info = summary(run)
     info["run_dir"] = str(run_dir)
-    write_tabular_results(run, Path(run_dir))
+    write_tabular_results(run, Path(run_dir), info, plot)
     (Path(run_dir) / CHECKPOINT).unlink(missing_ok=True)
     atomic_write_text(Path(run_dir) / "summary.json", dump_json(info))
     return info

@@ -34,6 +34,18 @@ from qlearn.tabular.rules import (
 ALGOS = ("q-learning", "sarsa", "expected-sarsa", "double-q", "td0")
 Q_LEARNING, SARSA, EXPECTED_SARSA, DOUBLE_Q, TD0 = range(5)
 EPSILON_GREEDY, BOLTZMANN = 0, 1
+#: Columns of the optional step trace (one row per update, for ``qlearn explain``).
+TRACE_FIELDS = (
+    "episode",  # 0-based
+    "state",
+    "action",
+    "reward",  # as paid, noise included
+    "next_state",
+    "done",
+    "next_action",  # SARSA's next action (-1 when none was chosen)
+    "alpha",  # step size used
+    "explore",  # epsilon (or temperature) at that step
+)
 
 
 class World(NamedTuple):
@@ -119,12 +131,22 @@ class RunArrays(NamedTuple):
     first_action: np.ndarray  # (N, E) the action taken at the first step
     explore_value: np.ndarray  # (N, E) epsilon (or temperature) at the episode's start
     snapshots: np.ndarray  # (N, M, S, A) tables after the chosen episodes
+    trace: np.ndarray  # (N, T, len(TRACE_FIELDS)) the first T transitions (T = 0: none kept)
 
 
 def fresh_arrays(
-    seeds: np.ndarray, n_states: int, n_actions: int, episodes: int, n_snap: int, q_init: float
+    seeds: np.ndarray,
+    n_states: int,
+    n_actions: int,
+    episodes: int,
+    n_snap: int,
+    q_init: float,
+    trace_steps: int = 0,
 ) -> RunArrays:
-    """The state of untrained runs, one per seed (metrics not yet recorded are NaN)."""
+    """The state of untrained runs, one per seed (metrics not yet recorded are NaN).
+
+    ``trace_steps`` > 0 keeps each run's first transitions for ``qlearn explain``.
+    """
     n, S, A, E = len(seeds), n_states, n_actions, episodes
     return RunArrays(
         q=np.full((n, S, A), float(q_init)),
@@ -140,6 +162,7 @@ def fresh_arrays(
         first_action=np.full((n, E), -1, dtype=np.int64),
         explore_value=np.full((n, E), np.nan),
         snapshots=np.full((n, n_snap, S, A), np.nan),
+        trace=np.full((n, trace_steps, len(TRACE_FIELDS)), np.nan),
     )
 
 
@@ -221,6 +244,20 @@ def _state_metrics(s, q, q2, algo, legal, q_ref, opt, v, v_ref):
             if value == best and not opt[s, a]:
                 optimal = False
     return err, optimal
+
+
+@njit(cache=True, inline="always")
+def _record(row, ep, s, a, r, s2, done, a2, lr, explore_value) -> None:
+    """One transition into a trace row (columns: :data:`TRACE_FIELDS`)."""
+    row[0] = ep
+    row[1] = s
+    row[2] = a
+    row[3] = r
+    row[4] = s2
+    row[5] = done
+    row[6] = a2
+    row[7] = lr
+    row[8] = explore_value
 
 
 @njit(cache=True)
@@ -330,6 +367,19 @@ def run_episodes(world, cfg, runs, i, start, stop):
                     q2[s, a] = td_update(q2[s, a], target, lr)
             else:
                 v[s] = td_update(v[s], td0_target(r, gamma, done, v[s2]), lr)
+            if total_steps < runs.trace.shape[1]:
+                _record(
+                    runs.trace[i, total_steps],
+                    ep,
+                    s,
+                    a,
+                    r,
+                    s2,
+                    done,
+                    a2,
+                    lr,
+                    epsilon if explore == EPSILON_GREEDY else temperature,
+                )
             if touched_in[s] != ep + 1:
                 touched_in[s] = ep + 1
                 touched[n_touched] = s

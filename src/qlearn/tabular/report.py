@@ -6,13 +6,25 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 import qlearn
-from qlearn.experiment.runs import atomic_write_text, save_npz
+from qlearn.errors import QlearnError
+from qlearn.experiment.runs import (
+    atomic_write_bytes,
+    atomic_write_text,
+    dump_json,
+    dump_yaml,
+    load_npz,
+    read_config,
+    save_npz,
+    write_run_dir,
+)
 from qlearn.experiment.tensorboard import write_scalars
 from qlearn.mdp import greedy_ties
 from qlearn.tabular.train import TabularRun
 from qlearn.textview import _number, policy_dict, q_dict, v_dict
+from qlearn.viz.runs import RunPictures
 
 
 def summary(run: TabularRun) -> dict[str, Any]:
@@ -68,6 +80,131 @@ def _maybe(x: float | None) -> float | None:
     return None if x is None else _number(x)
 
 
+def per_episode(metrics: pd.DataFrame) -> pd.DataFrame:
+    """One row per episode, over seeds: mean return and its SE, length, gap, optimal share."""
+    grouped = metrics.groupby("episode")
+    n = grouped["return"].count()
+    table = pd.DataFrame(
+        {
+            "episode": grouped["return"].mean().index,
+            "mean return": grouped["return"].mean().to_numpy(),
+            "SE": (grouped["return"].std(ddof=1) / np.sqrt(n)).to_numpy(),
+            "mean length": grouped["length"].mean().to_numpy(),
+            "mean gap": grouped["gap"].mean().to_numpy(),
+            "optimal share": grouped["optimal_share"].mean().to_numpy(),
+            "epsilon": grouped["epsilon"].mean().to_numpy(),
+        }
+    )
+    return table
+
+
+def pictures_of(run: TabularRun) -> RunPictures:
+    """What the figures of a freshly trained run are drawn from."""
+    a = run.arrays
+    td0 = run.config.algo == "td0"
+    n_a = run.mdp.n_actions
+    return RunPictures(
+        mdp=run.mdp,
+        algo=run.config.algo,
+        seeds=run.seeds,
+        q_per_seed=np.repeat(a.v[:, :, None], n_a, axis=2) if td0 else run.q_per_seed,
+        q_star=np.repeat(run.v_reference[:, None], n_a, axis=1) if td0 else run.solution.q,
+        snapshots={ep: run.snapshot(ep) for ep in sorted(set(run.config.snapshots))},
+        returns=a.returns,
+        gaps=a.gaps,
+        first_action=a.first_action,
+    )
+
+
+def load_pictures(run_dir: Path) -> RunPictures:
+    """What the figures of a saved tabular run folder are drawn from (no training)."""
+    from qlearn.experiment.config import TabularConfig, config_from_mapping
+    from qlearn.tabular.train import world_of
+
+    run_dir = Path(run_dir)
+    raw = read_config(run_dir)
+    if raw.get("kind") != "tabular":
+        raise QlearnError(f"{run_dir} is a {raw.get('kind', 'unknown')!r} run, not a tabular one")
+    cfg = config_from_mapping(TabularConfig, raw, f"{run_dir}/config.yaml")
+    mdp = world_of(cfg)
+    tables = load_npz(run_dir / "tables.npz")
+    metrics = _read_metrics(run_dir)
+    seeds = [int(s) for s in tables["seeds"]]
+    by_seed = metrics.sort_values(["seed", "episode"])
+
+    def column(name: str) -> np.ndarray:
+        return by_seed[name].to_numpy().reshape(len(seeds), cfg.episodes)
+
+    td0 = cfg.algo == "td0"
+    n_a = mdp.n_actions
+    return RunPictures(
+        mdp=mdp,
+        algo=cfg.algo,
+        seeds=seeds,
+        q_per_seed=np.repeat(tables["v"][:, :, None], n_a, axis=2) if td0 else tables["q"],
+        q_star=np.repeat(tables["v_true"][:, None], n_a, axis=1) if td0 else tables["q_star"],
+        snapshots={ep: tables[f"snapshot_{ep}"] for ep in sorted(set(cfg.snapshots))},
+        returns=column("return"),
+        gaps=column("gap"),
+        first_action=column("first_action"),
+    )
+
+
+def _read_metrics(run_dir: Path) -> pd.DataFrame:
+    try:
+        return pd.read_csv(run_dir / "metrics.csv")
+    except FileNotFoundError:
+        raise QlearnError(f"{run_dir} has no metrics.csv; it is not a finished run") from None
+
+
+def render_figures(pictures: RunPictures) -> dict[str, bytes]:
+    """Every figure of a run as PNG bytes, by file name."""
+    from qlearn.viz.png import figure_png
+    from qlearn.viz.runs import run_figures
+
+    return {name: figure_png(fig) for name, fig in run_figures(pictures).items()}
+
+
+def headline(info: dict[str, Any]) -> dict[str, Any]:
+    """The numbers a reader looks at first, from the run's summary."""
+    returns = [p["greedy_return"] for p in info["per_seed"]]
+    finite = [r for r in returns if r is not None]
+    out: dict[str, Any] = {
+        "world": info["world"],
+        "algorithm": info["algo"],
+        "episodes x seeds": f"{info['episodes']} x {info['seeds']}",
+        "gamma": info["gamma"],
+        "final max |Q - Q*| (mean over seeds)": info["final_gap_mean"],
+    }
+    if info["algo"] != "td0":
+        out["states acted optimally (mean share)"] = info["optimal_share_mean"]
+        out["greedy return from the start (mean)"] = sum(finite) / len(finite) if finite else None
+        out["seeds whose greedy policy never ends"] = f"{len(returns) - len(finite)}/{len(returns)}"
+        out["V*(start)"] = info["v_star_start"]
+    out["environment steps"] = info["env_steps"]
+    out["training seconds"] = info["train_seconds"]
+    return out
+
+
+def tabular_report(
+    info: dict[str, Any], config: dict[str, Any], metrics: pd.DataFrame, pngs: dict[str, bytes]
+) -> str:
+    """The run's report.html: config, headline numbers, figures, per-episode table."""
+    from qlearn.viz import report as html
+
+    title = f"qlearn: {info['algo']} on {info['world']}"
+    return html.page(
+        title,
+        f"run folder {info.get('run_dir', '')}; qlearn {info['qlearn_version']}",
+        [
+            html.section("Headline numbers", html.key_values(headline(info), "headline")),
+            html.figures_section("Figures", pngs, html.CAPTIONS),
+            html.section("Configuration", html.key_values(config)),
+            html.section("Per episode (over seeds)", html.frame_table(per_episode(metrics))),
+        ],
+    )
+
+
 def tensorboard_series(run: TabularRun) -> dict[str, np.ndarray]:
     """Per-episode curves (mean over seeds) for TensorBoard."""
     a = run.arrays
@@ -85,14 +222,22 @@ def tensorboard_series(run: TabularRun) -> dict[str, np.ndarray]:
     return series
 
 
-def write_tabular_results(run: TabularRun, run_dir: Path) -> None:
-    """Write a finished run's metrics, tables and TensorBoard events into ``run_dir``.
+def config_record(run: TabularRun) -> dict[str, Any]:
+    """The resolved config as saved in ``config.yaml``."""
+    return {"kind": "tabular", **run.config.to_dict(), "qlearn_version": qlearn.__version__}
+
+
+def write_tabular_results(
+    run: TabularRun, folder: Path, info: dict[str, Any], plot: bool = False
+) -> dict[str, bytes]:
+    """Write a finished run's metrics, tables, TensorBoard events, figures (PNG files when
+    ``plot``) and ``report.html`` into ``folder``; returns the figures.
 
     Every file is written atomically; the caller writes ``summary.json`` last.
     """
+    folder = Path(folder)
+    atomic_write_text(folder / "metrics.csv", run.metrics.to_csv(index=False, float_format="%.10g"))
     mdp = run.mdp
-    csv = run.metrics.to_csv(index=False, float_format="%.10g")
-    atomic_write_text(run_dir / "metrics.csv", csv)
     arrays = {
         "q": run.q_per_seed,
         "q_star": run.solution.q,
@@ -106,5 +251,36 @@ def write_tabular_results(run: TabularRun, run_dir: Path) -> None:
         arrays["v_true"] = run.v_reference
     for i, ep in enumerate(sorted(set(run.config.snapshots))):
         arrays[f"snapshot_{ep}"] = run.arrays.snapshots[:, i]
-    save_npz(run_dir / "tables.npz", arrays)
-    write_scalars(run_dir, tensorboard_series(run))
+    save_npz(folder / "tables.npz", arrays)
+    write_scalars(folder, tensorboard_series(run))
+    pngs = render_figures(pictures_of(run))
+    write_figures(folder, pngs, plot)
+    report = tabular_report(info, config_record(run), run.metrics, pngs)
+    atomic_write_text(folder / "report.html", report)
+    return pngs
+
+
+def fill_tabular_run(
+    run: TabularRun, folder: Path, info: dict[str, Any], plot: bool
+) -> dict[str, bytes]:
+    """Write a whole run folder's files into an existing folder; returns the figures."""
+    atomic_write_text(folder / "config.yaml", dump_yaml(config_record(run)))
+    pngs = write_tabular_results(run, folder, info, plot)
+    atomic_write_text(folder / "summary.json", dump_json(info))
+    return pngs
+
+
+def write_tabular_run(run: TabularRun, out: Path, info: dict[str, Any], plot: bool = False) -> Path:
+    """Write a finished run as a new folder at ``out``, atomically, and return its path."""
+    return write_run_dir(out, lambda tmp: fill_tabular_run(run, tmp, info, plot))
+
+
+def write_figures(folder: Path, pngs: dict[str, bytes], plot: bool = True) -> list[Path]:
+    """Write PNG files (when ``plot``); returns the paths written."""
+    if not plot:
+        return []
+    paths = []
+    for name, data in pngs.items():
+        atomic_write_bytes(folder / name, data)
+        paths.append(folder / name)
+    return paths
