@@ -1,0 +1,1 @@
+"""Figures: pictures of runs and sweeps, drawn with matplotlib (no global pyplot state)."""
