@@ -284,7 +284,9 @@ def sweep(
     ] = None,
     workers: Annotated[
         int | None,
-        typer.Option(help="Local processes (default: 1 if seeds >= cores, else one per core)."),
+        typer.Option(
+            help="Local processes, each on cores/N Numba threads (default 1: see README)."
+        ),
     ] = None,
     out_dir: Annotated[Path | None, typer.Option("--out", help="Sweep folder to create.")] = None,
     sweeps_root: Annotated[

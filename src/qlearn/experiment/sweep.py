@@ -244,17 +244,17 @@ def available_cores() -> int:
 
 
 def default_workers(trials: list[TrialSpec]) -> int:
-    """How many processes to spread trials over when the user does not say.
+    """How many processes to spread trials over when the user does not say: one.
 
-    One process (trials in turn, each spreading its seeds over every core with Numba's
-    threads) unless there are fewer seeds per trial than cores, when Numba's threads
-    would idle; then one process per core, each trial on one thread. The README's sweep
-    section has the measurements behind this rule.
+    Trials then run one after another in this process, each spreading its seeds over
+    every core with Numba's threads. Measured on the 2-core development machine
+    (``bench/sweep_local.py``, README "Sweeps"), that beat one process per core with one
+    thread each in every case tried, even with a single seed per configuration: starting
+    worker processes costs seconds (each imports numpy, pandas, numba, gymnasium) and the
+    compiled loop already keeps the cores busy. ``--workers N`` remains for machines with
+    many idle cores and sweeps with fewer seeds than cores.
     """
-    cores = available_cores()
-    if len(trials) < 2 or cores < 2:
-        return 1
-    return 1 if min(t.seeds for t in trials) >= cores else min(cores, len(trials))
+    return 1
 
 
 def run_local(

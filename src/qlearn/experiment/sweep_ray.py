@@ -96,8 +96,19 @@ def _fit(
     by_id = {t.config_id: t for t in trials}
 
     class Progress(tune.Callback):
+        """Tells the caller about each finished trial (in the driver, as results arrive)."""
+
+        def __init__(self, notify: Callable[[TrialResult], None]):
+            self.notify = notify
+
+        def __getstate__(self) -> dict:
+            # Tune pickles its callbacks with the experiment state; ``notify`` may hold
+            # unpicklable things (a console, a lock) and is only needed in this process.
+            return {"notify": None}
+
         def on_trial_result(self, iteration, trials, trial, result, **info):
-            notify(TrialResult.from_json(result["trial"]))
+            if self.notify is not None:
+                self.notify(TrialResult.from_json(result["trial"]))
 
     trainable = tune.with_resources(
         tune.with_parameters(ray_trainable, trials=by_id), {"cpu": cpus_per_trial}
@@ -112,7 +123,7 @@ def _fit(
             name=name,
             storage_path=storage,
             verbose=0,
-            callbacks=[Progress()],
+            callbacks=[Progress(notify)],
             failure_config=tune.FailureConfig(max_failures=0),
         ),
     )

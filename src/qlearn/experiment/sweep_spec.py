@@ -139,7 +139,7 @@ def parse_spec(data: Any, *, name: str = "sweep", base_dir: Path | None = None) 
     """
     if not isinstance(data, dict):
         raise QlearnError("a sweep spec must be a mapping of keys (world, fixed, grid, ...)")
-    _refuse_unknown(data, TOP_KEYS, "top level of the sweep spec")
+    _refuse_unknown(data, TOP_KEYS, "the sweep spec")
     base_dir = Path.cwd() if base_dir is None else base_dir
     spec_name = _name(data.get("name", name))
 
@@ -282,7 +282,7 @@ def _refuse_unknown(data: dict, known: tuple[str, ...], where: str) -> None:
             hint = f"did you mean {close[0]!r}?" if close else f"known: {', '.join(known)}"
             if key in SEED_KEYS:
                 hint = "seeds and seed are set once, at the top level of the spec"
-            raise QlearnError(f"unknown key {key!r} in the {where}; {hint}")
+            raise QlearnError(f"unknown key {key!r} in {where}; {hint}")
 
 
 def _mapping(value: Any, where: str) -> dict:
