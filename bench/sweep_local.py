@@ -1,7 +1,8 @@
 """How to spread a local sweep over cores: configurations one after another, each using
 Numba's threads over its seeds, or configurations in parallel processes, one thread each.
 
-Run: [SCALE=20] [REPEATS=3] python bench/sweep_local.py   (wall times per layout;\nthe layouts alternate within each repeat)
+Run: [SCALE=20] [REPEATS=3] python bench/sweep_local.py
+(wall times per layout; the layouts alternate within each repeat)
 """
 
 from __future__ import annotations

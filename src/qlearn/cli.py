@@ -285,7 +285,7 @@ def sweep(
     workers: Annotated[
         int | None,
         typer.Option(
-            help="Local processes, each on cores/N Numba threads (default 1: see README)."
+            help="Local processes, each on cores/N Numba threads (default 1, see README)."
         ),
     ] = None,
     out_dir: Annotated[Path | None, typer.Option("--out", help="Sweep folder to create.")] = None,

@@ -82,7 +82,7 @@ def test_map_files_are_found_next_to_the_spec(tmp_path):
     [
         (
             {"metirc": "mean_return"},
-            "unknown key 'metirc' in the sweep spec.*did you mean 'metric'",
+            "'metirc' in the sweep spec.*did you mean 'metric'",
         ),
         ({"fixed": {"episodes": 20, "q-init": 1}}, "unknown key 'q-init' in fixed.*'q_init'"),
         ({"grid": {"alfa": [0.1]}}, "unknown key 'alfa' in grid.*'alpha'"),
