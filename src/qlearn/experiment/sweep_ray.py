@@ -13,6 +13,7 @@ import contextlib
 import logging
 import os
 import shutil
+import socket
 import sys
 import tempfile
 from collections.abc import Callable, Iterator
@@ -74,6 +75,7 @@ def _connect(ray: Any, address: str) -> None:
             options["include_dashboard"] = False
         target = None
     else:
+        _check_reachable(address)
         target = address
     try:
         ray.init(address=target, **options)
@@ -82,6 +84,21 @@ def _connect(ray: Any, address: str) -> None:
         raise QlearnError(
             f"cannot reach a Ray cluster at {address}: {first} (start one with "
             "`ray start --head`, then pass --ray HEAD_IP:6379)"
+        ) from None
+
+
+def _check_reachable(address: str, timeout: float = 5.0) -> None:
+    """Fail fast on a HOST:PORT nothing listens on (Ray itself retries for minutes)."""
+    host, sep, port = address.rpartition(":")
+    if not sep or not port.isdigit() or "://" in address:
+        return  # "auto", "ray://...": leave them to Ray
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise QlearnError(
+            f"cannot reach a Ray cluster at {address} ({reason}); start one with "
+            "`ray start --head --port=6379` and pass --ray HEAD_IP:6379"
         ) from None
 
 
