@@ -51,6 +51,18 @@ def train(env=None, *, algo: str = "q-learning", **options):
     return train_tabular(env, algo=algo, **options)
 
 
+def sweep(spec, *, ray: str | None = None, workers: int | None = None):
+    """Run a sweep (a spec file, a mapping in the spec format, or a SweepSpec).
+
+    Returns a :class:`qlearn.experiment.sweep.SweepResult`: per-seed ``table``, mean
+    ``curves``, per-configuration statistics ``configs`` and the ``best`` one.
+    ``ray="local"`` or ``ray="HEAD:6379"`` runs the trials on Ray Tune.
+    """
+    from qlearn.experiment.sweep import run_sweep
+
+    return run_sweep(spec, ray=ray, workers=workers)
+
+
 __all__ = [
     "FiniteEnv",
     "FiniteMDP",
@@ -68,6 +80,7 @@ __all__ = [
     "parse_map",
     "policy_return",
     "solve",
+    "sweep",
     "train",
     "value_iteration",
 ]

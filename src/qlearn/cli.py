@@ -351,15 +351,14 @@ def _print_sweep(result, info: dict[str, Any]) -> None:
         if show_unfinished:
             row.append(str(c.greedy_unfinished))
         rows.append(row)
-    out.print()
-    out.print(
-        _table(
-            header,
-            rows,
-            title=f"ranked by {stat} (best first; {pct} percentile bootstrap CI, "
-            f"{spec.bootstrap} resamples)",
-        )
+    table = _table(
+        header,
+        rows,
+        title=f"ranked by {stat} (best first; {pct} percentile bootstrap CI, "
+        f"{spec.bootstrap} resamples)",
     )
+    out.print()
+    _print_unwrapped(table)
     best = result.best
     params = ", ".join(f"{k}={_cell(v)}" for k, v in best.params.items()) or "(fixed options)"
     value = best.iqm if spec.rank_by == "iqm" else best.mean
@@ -372,6 +371,18 @@ def _print_sweep(result, info: dict[str, Any]) -> None:
         )
     out.print(f"figure: {info['figure']}")
     out.print(f"sweep folder: {info['sweep_dir']}")
+
+
+def _print_unwrapped(table: Table) -> None:
+    """Print a table at its natural width: rows stay on one line even on a narrow console."""
+    from rich.measure import Measurement
+
+    needed = Measurement.get(out, out.options.update_width(1000), table).maximum
+    if needed <= out.width:
+        out.print(table)
+        return
+    wide = Console(highlight=False, emoji=False, width=needed, file=out.file)
+    wide.print(table)
 
 
 def _num(x: float) -> str:
