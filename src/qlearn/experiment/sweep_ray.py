@@ -55,7 +55,7 @@ def run_on_ray(
     connected_here = False
     try:
         # Ray and Tune print progress on stdout; keep stdout for qlearn's own output.
-        with _stdout_to_stderr():
+        with _stdout_to_stderr(), _quiet_tune():
             if not ray.is_initialized():
                 _connect(ray, address)
                 connected_here = True
@@ -188,6 +188,21 @@ def _collect(grid: Any, expected: int) -> list[TrialResult]:
 def _last_line(error: BaseException) -> str:
     lines = [line for line in str(error).strip().splitlines() if line.strip()]
     return lines[-1].strip() if lines else type(error).__name__
+
+
+@contextlib.contextmanager
+def _quiet_tune() -> Iterator[None]:
+    """Tune's classic reporter at verbose=0 prints nothing (the newer one still prints a
+    header and a results path that qlearn deletes); qlearn reports progress itself."""
+    saved = os.environ.get("RAY_AIR_NEW_OUTPUT")
+    os.environ["RAY_AIR_NEW_OUTPUT"] = "0"
+    try:
+        yield
+    finally:
+        if saved is None:
+            os.environ.pop("RAY_AIR_NEW_OUTPUT", None)
+        else:
+            os.environ["RAY_AIR_NEW_OUTPUT"] = saved
 
 
 @contextlib.contextmanager
