@@ -101,6 +101,8 @@ def test_map_files_are_found_next_to_the_spec(tmp_path):
         ({"metric": "accuracy"}, "unknown metric 'accuracy'"),
         ({"metric": "mean_return_last_0"}, "window must be at least 1"),
         ({"metric": "mean_return_last_50"}, "needs at least 50 episodes.*trains 20"),
+        ({"algo": "td0", "metric": "optimal_share"}, "td0 evaluates a fixed one"),
+        ({"grid": {"algo": ["sarsa", "td0"]}, "metric": "greedy_return"}, "configuration 1 "),
         ({"goal": "up"}, "goal must be max or min"),
         ({"rank_by": "median"}, "rank_by must be one of mean, iqm"),
         ({"confidence": 95}, r"confidence must be a number in \(0, 1\)"),

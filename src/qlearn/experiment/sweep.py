@@ -166,6 +166,11 @@ def summarize_configs(spec: SweepSpec, trials: list[TrialResult]) -> list[Config
     stats = []
     for trial in trials:
         values = np.asarray(trial.values[spec.metric], dtype=float)
+        if not np.isfinite(values).all():
+            raise QlearnError(
+                f"{spec.metric} is not a finite number for every seed of configuration "
+                f"{trial.config_id}; rank by another metric"
+            )
         seq = np.random.SeedSequence([spec.bootstrap_seed, trial.config_id])
         stats.append(
             summarize(values, confidence=spec.confidence, resamples=spec.bootstrap, seed=seq)

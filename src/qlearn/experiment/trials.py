@@ -133,8 +133,17 @@ def build_config(options: dict[str, Any], seeds: int, seed: int) -> TabularConfi
     return TabularConfig(**options, seeds=seeds, seed=seed)
 
 
+#: Metrics about a learned greedy policy: td0 learns none (it evaluates a fixed one).
+GREEDY_METRICS = ("greedy_return", "optimal_share")
+
+
 def check_metric(metric: Metric, cfg: TabularConfig) -> None:
     """Refuse a metric the configuration cannot produce (e.g. a window past its episodes)."""
+    if cfg.algo == "td0" and metric.base in GREEDY_METRICS:
+        raise QlearnError(
+            f"metric {metric.name} is about a learned greedy policy, and td0 evaluates a "
+            "fixed one; rank td0 by final_gap or a mean_return metric"
+        )
     if metric.window is not None and metric.window > cfg.episodes:
         raise QlearnError(
             f"metric {metric.name} needs at least {metric.window} episodes, but a "
