@@ -105,6 +105,7 @@ def test_map_files_are_found_next_to_the_spec(tmp_path):
         ({"grid": {"algo": ["sarsa", "td0"]}, "metric": "greedy_return"}, "configuration 1 "),
         ({"goal": "up"}, "goal must be max or min"),
         ({"rank_by": "median"}, "rank_by must be one of mean, iqm"),
+        ({"rank_by": ["iqm"]}, "rank_by must be one of mean, iqm"),
         ({"confidence": 95}, r"confidence must be a number in \(0, 1\)"),
         ({"seeds": 0}, "seeds must be at least 1"),
         ({"seeds": "8"}, "seeds must be an integer"),

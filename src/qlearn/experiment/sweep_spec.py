@@ -157,23 +157,7 @@ def parse_spec(data: Any, *, name: str = "sweep", base_dir: Path | None = None) 
     seeds = _integer(data.get("seeds", DEFAULTS["seeds"]), "seeds", 1)
     seed = _integer(data.get("seed", DEFAULTS["seed"]), "seed", 0)
     metric = parse_metric(data.get("metric", DEFAULTS["metric"]))
-    goal = data.get("goal", metric.goal)
-    if goal not in ("max", "min"):
-        raise QlearnError(f"goal must be max or min, got {goal!r}")
-    rank_by = data.get("rank_by", DEFAULTS["rank_by"])
-    if rank_by not in STATISTICS:
-        raise QlearnError(f"rank_by must be one of {', '.join(STATISTICS)}, got {rank_by!r}")
-    confidence = data.get("confidence", DEFAULTS["confidence"])
-    if (
-        isinstance(confidence, bool)
-        or not isinstance(confidence, int | float)
-        or not 0 < confidence < 1
-    ):
-        raise QlearnError(f"confidence must be a number in (0, 1), e.g. 0.95; got {confidence!r}")
-    bootstrap = _integer(data.get("bootstrap", DEFAULTS["bootstrap"]), "bootstrap", 100)
-    bootstrap_seed = _integer(
-        data.get("bootstrap_seed", DEFAULTS["bootstrap_seed"]), "bootstrap_seed", 0
-    )
+    goal, rank_by, confidence, bootstrap, bootstrap_seed = _ranking(data, metric.goal)
     sampler_seed = _integer(data.get("sampler_seed", DEFAULTS["sampler_seed"]), "sampler_seed", 0)
 
     fixed = _resolve_paths(fixed, base_dir)
@@ -190,13 +174,35 @@ def parse_spec(data: Any, *, name: str = "sweep", base_dir: Path | None = None) 
         metric=metric.name,
         goal=goal,
         rank_by=rank_by,
-        confidence=float(confidence),
+        confidence=confidence,
         bootstrap=bootstrap,
         bootstrap_seed=bootstrap_seed,
     )
     configurations = expand(spec)
     full_fixed = _full_fixed(spec, configurations)
     return dataclasses.replace(spec, fixed=full_fixed, configurations=tuple(configurations))
+
+
+def _ranking(data: dict, natural_goal: str) -> tuple[str, str, float, int, int]:
+    """goal, rank_by, confidence, bootstrap resamples and bootstrap seed, validated."""
+    goal = data.get("goal", natural_goal)
+    if goal not in ("max", "min"):
+        raise QlearnError(f"goal must be max or min, got {goal!r}")
+    rank_by = data.get("rank_by", DEFAULTS["rank_by"])
+    if not isinstance(rank_by, str) or rank_by not in STATISTICS:
+        raise QlearnError(f"rank_by must be one of {', '.join(STATISTICS)}, got {rank_by!r}")
+    confidence = data.get("confidence", DEFAULTS["confidence"])
+    if (
+        isinstance(confidence, bool)
+        or not isinstance(confidence, int | float)
+        or not 0 < confidence < 1
+    ):
+        raise QlearnError(f"confidence must be a number in (0, 1), e.g. 0.95; got {confidence!r}")
+    bootstrap = _integer(data.get("bootstrap", DEFAULTS["bootstrap"]), "bootstrap", 100)
+    bootstrap_seed = _integer(
+        data.get("bootstrap_seed", DEFAULTS["bootstrap_seed"]), "bootstrap_seed", 0
+    )
+    return goal, rank_by, float(confidence), bootstrap, bootstrap_seed
 
 
 def expand(spec: SweepSpec) -> list[Configuration]:
