@@ -68,6 +68,18 @@ def compare(env: "FiniteEnv | FiniteMDP | str" = "cliff", **options):
     return run_comparison(env if isinstance(env, str) else as_mdp(env), **options)
 
 
+def sweep(spec, *, ray: str | None = None, workers: int | None = None):
+    """Run a sweep (a spec file, a mapping in the spec format, or a SweepSpec).
+
+    Returns a :class:`qlearn.experiment.sweep.SweepResult`: per-seed ``table``, mean
+    ``curves``, per-configuration statistics ``configs`` and the ``best`` one.
+    ``ray="local"`` or ``ray="HEAD:6379"`` runs the trials on Ray Tune.
+    """
+    from qlearn.experiment.sweep import run_sweep
+
+    return run_sweep(spec, ray=ray, workers=workers)
+
+
 __all__ = [
     "FiniteEnv",
     "FiniteMDP",
@@ -87,6 +99,7 @@ __all__ = [
     "parse_map",
     "policy_return",
     "solve",
+    "sweep",
     "train",
     "value_iteration",
 ]

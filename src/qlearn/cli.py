@@ -578,6 +578,143 @@ def _print_tabular(run, info: dict[str, Any]) -> None:
     out.print(f"run folder: {info['run_dir']}")
 
 
+RAY_LOCAL = "local"
+
+
+@app.command()
+def sweep(
+    spec_file: Annotated[Path, typer.Argument(metavar="SPEC", help="The sweep spec (YAML).")],
+    ray: Annotated[
+        str | None,
+        typer.Option(
+            "--ray",
+            metavar="[ADDRESS]",
+            help="Run as Ray Tune trials: alone, on a Ray instance on this machine; with "
+            "HEAD:6379 (or auto), on that cluster.",
+        ),
+    ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            help="Local processes, each on cores/N Numba threads (default 1, see README)."
+        ),
+    ] = None,
+    out_dir: Annotated[Path | None, typer.Option("--out", help="Sweep folder to create.")] = None,
+    sweeps_root: Annotated[
+        Path, typer.Option("--sweeps", help="Where new sweep folders go.")
+    ] = Path("sweeps"),
+    json_out: JsonOpt = False,
+) -> None:
+    """Run a grid or random search over configurations x seeds and rank the configurations."""
+    from qlearn.experiment.runs import new_run_dir
+    from qlearn.experiment.sweep import load_spec, run_sweep, write_sweep
+
+    spec = load_spec(spec_file)
+    if workers is not None and workers < 1:
+        raise QlearnError(f"--workers must be at least 1, got {workers}")
+    if ray is not None and workers is not None:
+        raise QlearnError("--workers is for local sweeps; Ray places trials by itself")
+    target = out_dir or new_run_dir(sweeps_root, spec.name)
+    if target.exists():
+        raise QlearnError(f"{target} already exists; choose another --out or remove it")
+    total = len(spec.configurations)
+    where = "on Ray" if ray is not None else "locally"
+    with _status(f"sweeping {where}: 0/{total} configurations", quiet=json_out) as status:
+        done = []
+
+        def progress(result) -> None:
+            done.append(result.config_id)
+            status.update(f"sweeping {where}: {len(done)}/{total} configurations")
+
+        result = run_sweep(spec, ray=ray, workers=workers, on_result=progress)
+    info = result.summary()
+    info["sweep_dir"] = str(target)
+    info["figure"] = str(target / "sweep.png")
+    write_sweep(result, target, info)
+    if json_out:
+        _print_json(info)
+        return
+    _print_sweep(result, info)
+
+
+def _print_sweep(result, info: dict[str, Any]) -> None:
+    from qlearn.experiment.sweep import rank_statistic_name
+
+    spec = result.spec
+    stat = rank_statistic_name(spec)
+    pct = f"{spec.confidence:.0%}"
+    out.print(
+        f"[bold]{spec.name}[/bold]: {len(result.configs)} configurations x {spec.seeds} seeds "
+        f"({spec.seed}..{spec.seed + spec.seeds - 1}), {result.backend}, "
+        f"{result.seconds:.1f} s"
+    )
+    out.print(f"metric: {spec.metric} = {info['metric_meaning']} ({spec.goal} is better)")
+    header = ["#", *spec.swept_keys, "mean", f"{pct} CI", "IQM", f"{pct} CI"]
+    show_unfinished = spec.metric == "greedy_return" and any(
+        c.greedy_unfinished for c in result.configs
+    )
+    if show_unfinished:
+        header.append("unfinished")
+    rows = []
+    for c in result.ranked:
+        row = [str(c.id), *(_cell(c.params[k]) for k in spec.swept_keys)]
+        row += [_num(c.mean), _ci(c.mean_ci), _num(c.iqm), _ci(c.iqm_ci)]
+        if show_unfinished:
+            row.append(str(c.greedy_unfinished))
+        rows.append(row)
+    table = _table(
+        header,
+        rows,
+        title=f"ranked by {stat} (best first; {pct} percentile bootstrap CI, "
+        f"{spec.bootstrap} resamples)",
+    )
+    out.print()
+    _print_unwrapped(table)
+    best = result.best
+    params = ", ".join(f"{k}={_cell(v)}" for k, v in best.params.items()) or "(fixed options)"
+    value = best.iqm if spec.rank_by == "iqm" else best.mean
+    ci = best.iqm_ci if spec.rank_by == "iqm" else best.mean_ci
+    out.print(f"\nbest: #{best.id} {params}: {stat} {_num(value)} {_ci(ci)}")
+    if show_unfinished:
+        out.print(
+            "unfinished: seeds whose greedy policy may never reach a terminal; they score "
+            "the return of an episode capped at max_steps"
+        )
+    out.print(f"figure: {info['figure']}")
+    out.print(f"sweep folder: {info['sweep_dir']}")
+
+
+def _print_unwrapped(table: Table) -> None:
+    """Print a table at its natural width: rows stay on one line even on a narrow console."""
+    from rich.measure import Measurement
+
+    needed = Measurement.get(out, out.options.update_width(1000), table).maximum
+    if needed <= out.width:
+        out.print(table)
+        return
+    wide = Console(highlight=False, emoji=False, width=needed, file=out.file)
+    wide.print(table)
+
+
+def _num(x: float) -> str:
+    return f"{x:.4g}"
+
+
+def _ci(ci) -> str:
+    return f"[{ci[0]:.4g}, {ci[1]:.4g}]"
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, str):
+        try:
+            return f"{float(value):.4g}"
+        except ValueError:
+            return value
+    return str(value)
+
+
 class _status:
     """A spinner on stderr while compiled work runs (silent when not a terminal)."""
 
@@ -592,14 +729,32 @@ class _status:
             self._status.__enter__()
         return self
 
+    def update(self, what: str) -> None:
+        if self._status is not None:
+            self._status.update(what + "...")
+
     def __exit__(self, *exc):
         if self._status is not None:
             self._status.__exit__(*exc)
         return False
 
 
+def _optional_ray_address(argv: list[str]) -> list[str]:
+    """Let ``--ray`` stand alone (a local Ray instance): the bundled Click has no options
+    with optional values, so a bare ``--ray`` gets the value ``local`` here."""
+    out = []
+    for i, arg in enumerate(argv):
+        out.append(arg)
+        if arg == "--ray" and "sweep" in argv[:i]:
+            after = argv[i + 1] if i + 1 < len(argv) else None
+            if after is None or after.startswith("-") or after.endswith((".yaml", ".yml")):
+                out.append(RAY_LOCAL)
+    return out
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the app, turning bad input into one line and exit status 2."""
+    argv = _optional_ray_address(sys.argv[1:] if argv is None else list(argv))
     try:
         code = app(args=argv, prog_name="qlearn", standalone_mode=False)
     except QlearnError as exc:
