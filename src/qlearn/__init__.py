@@ -22,6 +22,10 @@ from qlearn.mdp import solve as _solve_mdp
 
 __version__ = "0.1.0"
 
+from qlearn.envs.gym_register import register_envs as _register_envs  # noqa: E402
+
+_register_envs()
+
 
 def as_mdp(env: "FiniteEnv | FiniteMDP | str") -> FiniteMDP:
     """The MDP behind a world name, a :class:`FiniteEnv`, or an MDP itself."""

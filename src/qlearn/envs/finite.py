@@ -15,47 +15,81 @@ class FiniteEnv(gym.Env):
     """Any qlearn finite world, steppable as a Gymnasium environment.
 
     ``env.mdp`` holds the arrays the exact solvers and the tabular learners use, so a
-    learner and a solver always see the same world. ``info["action_mask"]`` gives the
-    legal actions of the current state.
+    learner and a solver always see the same world; ``env.P`` is the same table in
+    Gymnasium's toy_text format. Steps are drawn by the compiled sampler the training
+    loop uses, from a generator seeded by ``reset(seed=...)``, so the same seed gives the
+    same transitions here and in training. ``info["action_mask"]`` marks the legal
+    actions; an illegal action follows the world's table (it leaves you in place).
     """
 
-    metadata = {"render_modes": ["ansi"]}
+    metadata = {"render_modes": ["ansi", "rgb_array"], "render_fps": 4}
 
     def __init__(self, mdp: FiniteMDP, render_mode: str | None = None):
         validate_mdp(mdp)
+        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
+            raise QlearnError(f"render_mode must be 'ansi' or 'rgb_array', got {render_mode!r}")
+        from qlearn.envs.compiled import world_arrays
+
         self.mdp = mdp
+        self.world = world_arrays(mdp)
         self.observation_space = gym.spaces.Discrete(mdp.n_states)
         self.action_space = gym.spaces.Discrete(mdp.n_actions)
         self.render_mode = render_mode
         self.s = int(np.flatnonzero(mdp.start)[0])
+        self._rng: np.ndarray | None = None
+
+    @property
+    def P(self) -> dict[int, dict[int, list[tuple[float, int, float, bool]]]]:
+        """The transition table as toy_text's ``P[s][a] = [(prob, next, reward, done)]``
+        (rewards are means: maxbias draws noise around them)."""
+        return toy_text_table(self.mdp)
 
     def _info(self) -> dict[str, Any]:
         return {"action_mask": self.mdp.legal[self.s].astype(np.int8)}
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
+        from qlearn.envs.compiled import sample_start
+        from qlearn.rng import seed_state
+
         super().reset(seed=seed)
-        self.s = int(self.np_random.choice(self.mdp.n_states, p=self.mdp.start))
+        if seed is not None or self._rng is None:
+            key = seed if seed is not None else int(self.np_random.integers(2**63))
+            self._rng = seed_state(key)
+        self.s = int(sample_start(self.world, self._rng))
         return self.s, self._info()
 
     def step(self, action: int):
-        mdp, s, a = self.mdp, self.s, int(action)
-        if not mdp.legal[s, a]:
-            raise QlearnError(
-                f"action {mdp.action_names[a]} is not legal in state {mdp.state_names[s]}"
-            )
-        nxt = int(self.np_random.choice(mdp.n_states, p=mdp.P[s, a]))
-        reward = float(mdp.R[s, a, nxt])
-        if mdp.R_std[s, a, nxt] > 0:
-            reward += float(mdp.R_std[s, a, nxt] * self.np_random.standard_normal())
-        self.s = nxt
-        return nxt, reward, bool(mdp.terminal[nxt]), False, self._info()
+        from qlearn.envs.compiled import sample_step
 
-    def render(self) -> str | None:
-        if self.render_mode != "ansi":
-            return None
-        from qlearn.textview import render_state
+        if self._rng is None:
+            raise QlearnError("call reset() before step()")
+        nxt, reward = sample_step(self.world, self.s, int(action), self._rng)
+        self.s = int(nxt)
+        return self.s, float(reward), bool(self.mdp.terminal[self.s]), False, self._info()
 
-        return render_state(self.mdp, self.s)
+    def render(self) -> str | np.ndarray | None:
+        if self.render_mode == "ansi":
+            from qlearn.textview import render_state
+
+            return render_state(self.mdp, self.s)
+        if self.render_mode == "rgb_array":
+            from qlearn.viz.frames import render_frame
+
+            return render_frame(self.mdp, self.s)
+        return None
+
+
+def toy_text_table(mdp: FiniteMDP) -> dict[int, dict[int, list[tuple[float, int, float, bool]]]]:
+    """``mdp`` as Gymnasium toy_text's ``P[s][a] = [(prob, next, reward, terminated)]``."""
+    table: dict[int, dict[int, list[tuple[float, int, float, bool]]]] = {}
+    for s in range(mdp.n_states):
+        table[s] = {}
+        for a in range(mdp.n_actions):
+            table[s][a] = [
+                (float(mdp.P[s, a, t]), int(t), float(mdp.R[s, a, t]), bool(mdp.terminal[t]))
+                for t in np.flatnonzero(mdp.P[s, a])
+            ]
+    return table
 
 
 def mdp_from_toy_text(env: gym.Env, name: str, gamma: float) -> FiniteMDP:

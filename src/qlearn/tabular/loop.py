@@ -6,7 +6,7 @@ far. :func:`run_episodes` advances one row from episode ``start`` to ``stop``, s
 can be cut into chunks (for a progress bar, or a checkpoint) and continued with the same
 numbers as if it had never stopped. :func:`run_episodes_parallel` advances every row
 (seed) at once with Numba ``prange``; seed ``k`` of a batch gives the same numbers as
-that seed run alone, because each row owns its generator state (:mod:`qlearn.tabular.rng`).
+that seed run alone, because each row owns its generator state (:mod:`qlearn.rng`).
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit, prange
 
+from qlearn.envs.compiled import World, pick, transition
 from qlearn.explore import schedule_value
-from qlearn.mdp import FiniteMDP
-from qlearn.tabular.rng import normal, seed_state, uniform
+from qlearn.rng import seed_state, uniform
 from qlearn.tabular.rules import (
     argmax_random,
     boltzmann_probs,
@@ -48,20 +48,6 @@ TRACE_FIELDS = (
 )
 
 
-class World(NamedTuple):
-    """A finite MDP's dynamics as short per-(s, a) outcome lists, for fast sampling."""
-
-    next_state: np.ndarray  # (S, A, K) int64
-    cum_prob: np.ndarray  # (S, A, K) cumulative probabilities
-    reward: np.ndarray  # (S, A, K) mean reward
-    reward_std: np.ndarray  # (S, A, K)
-    count: np.ndarray  # (S, A) how many of the K slots are used
-    start_state: np.ndarray  # (M,) possible first states
-    start_cum: np.ndarray  # (M,) their cumulative probabilities
-    terminal: np.ndarray  # (S,) bool
-    legal: np.ndarray  # (S, A) bool
-
-
 class Settings(NamedTuple):
     """What to learn and how, as plain numbers and arrays."""
 
@@ -78,41 +64,6 @@ class Settings(NamedTuple):
     opt: np.ndarray  # (S, A) bool optimal actions
     v_ref: np.ndarray  # (S,) exact V of the evaluated policy (TD(0))
     policy: np.ndarray  # (S, A) the fixed policy TD(0) follows
-
-
-def world_arrays(mdp: FiniteMDP) -> World:
-    """The outcome lists of ``mdp`` (K = most successors of any (s, a))."""
-    nonzero = mdp.P > 0
-    count = nonzero.sum(axis=2)
-    k = max(1, int(count.max()))
-    S, A = mdp.n_states, mdp.n_actions
-    next_state = np.zeros((S, A, k), dtype=np.int64)
-    cum_prob = np.ones((S, A, k))
-    reward = np.zeros((S, A, k))
-    reward_std = np.zeros((S, A, k))
-    for s in range(S):
-        for a in range(A):
-            succ = np.flatnonzero(nonzero[s, a])
-            n = succ.size
-            next_state[s, a, :n] = succ
-            cum_prob[s, a, :n] = np.cumsum(mdp.P[s, a, succ])
-            cum_prob[s, a, max(n - 1, 0) :] = 1.0  # guard against rounding in the last slot
-            reward[s, a, :n] = mdp.R[s, a, succ]
-            reward_std[s, a, :n] = mdp.R_std[s, a, succ]
-    start_state = np.flatnonzero(mdp.start > 0).astype(np.int64)
-    start_cum = np.cumsum(mdp.start[start_state])
-    start_cum[-1] = 1.0
-    return World(
-        next_state,
-        cum_prob,
-        reward,
-        reward_std,
-        count.astype(np.int64),
-        start_state,
-        start_cum,
-        mdp.terminal.copy(),
-        mdp.legal.copy(),
-    )
 
 
 class RunArrays(NamedTuple):
@@ -164,18 +115,6 @@ def fresh_arrays(
         snapshots=np.full((n, n_snap, S, A), np.nan),
         trace=np.full((n, trace_steps, len(TRACE_FIELDS)), np.nan),
     )
-
-
-@njit(cache=True, inline="always")
-def _pick(cum: np.ndarray, n: int, rng: np.ndarray) -> int:
-    """Index of a sampled outcome given cumulative probabilities (no draw when certain)."""
-    if n == 1:
-        return 0
-    u = uniform(rng)
-    for k in range(n - 1):
-        if u < cum[k]:
-            return k
-    return n - 1
 
 
 @njit(cache=True, inline="always")
@@ -310,7 +249,7 @@ def run_episodes(world, cfg, runs, i, start, stop):
 
     for ep in range(start, stop):
         n_touched = 0
-        s = start_state[_pick(start_cum, start_cum.shape[0], rng)]
+        s = start_state[pick(start_cum, start_cum.shape[0], rng)]
         ep_return = 0.0
         steps = 0
         epsilon = schedule_value(eps_spec, ep if eps_spec[4] == 0.0 else total_steps)
@@ -333,11 +272,7 @@ def run_episodes(world, cfg, runs, i, start, stop):
                     a = _act(q[s], legal[s], explore, epsilon, temperature, probs, rng)
             if steps == 0:
                 runs.first_action[i, ep] = a
-            k = _pick(cum_prob[s, a], count[s, a], rng)
-            s2 = next_state[s, a, k]
-            r = reward[s, a, k]
-            if noisy and reward_std[s, a, k] > 0.0:
-                r += reward_std[s, a, k] * normal(rng)
+            s2, r = transition(next_state, cum_prob, reward, reward_std, count, noisy, s, a, rng)
             done = terminal[s2]
             lr = alpha
             if omega > 0.0:

@@ -7,7 +7,7 @@ transition ``(s, a, r, s')``; :func:`td_update` does the nudge. Names follow rla
 
 They are Numba functions, so the compiled loop inlines them, and also plain callables
 from Python (``qlearn explain`` narrates these same functions). Random choices take the
-generator state ``rng`` explicitly (see :mod:`qlearn.tabular.rng`).
+generator state ``rng`` explicitly (see :mod:`qlearn.rng`).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from qlearn.tabular.rng import below
+from qlearn.rng import below
 
 
 @njit(cache=True, inline="always")

@@ -12,6 +12,7 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
+from qlearn.envs.compiled import World, world_arrays
 from qlearn.envs.finite import FiniteEnv
 from qlearn.envs.registry import load_world
 from qlearn.errors import QlearnError
@@ -30,10 +31,8 @@ from qlearn.tabular.loop import (
     ALGOS,
     RunArrays,
     Settings,
-    World,
     advance,
     fresh_arrays,
-    world_arrays,
 )
 
 

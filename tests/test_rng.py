@@ -3,7 +3,7 @@
 import numpy as np
 from numba import njit
 
-from qlearn.tabular.rng import below, normal, seed_state, uniform
+from qlearn.rng import below, normal, seed_state, uniform
 
 
 @njit
