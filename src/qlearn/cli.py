@@ -226,6 +226,10 @@ def train(
         str | None, typer.Option(help="Keep the table after these episodes, e.g. 1,50,500.")
     ] = None,
     plot: PlotOpt = False,
+    from_log: Annotated[
+        Path | None, typer.Option(help="Learn only from logged transitions (CSV or Parquet).")
+    ] = None,
+    passes: Annotated[int, typer.Option(help="--from-log: sweeps through the log.")] = 10,
     quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
     json_out: JsonOpt = False,
 ) -> None:
@@ -233,6 +237,11 @@ def train(
     from qlearn.tabular import job
 
     given = {name: ctx.params[name] for name in CONFIG_OPTIONS if _given(ctx, name)}
+    if from_log is not None:
+        _train_from_log(given, from_log, passes, out_dir, runs_root, json_out)
+        return
+    if _given(ctx, "passes"):
+        raise QlearnError("--passes only applies with --from-log LOG")
     if "snapshots" in given:
         given["snapshots"] = _episode_list(snapshots, "--snapshots")
     if checkpoint_every is not None and checkpoint_every < 1:
@@ -266,6 +275,118 @@ def train(
         _print_json(info)
         return
     _print_tabular(run, info)
+
+
+def _train_from_log(
+    given: dict[str, Any], log_path: Path, passes: int, out_dir: Path | None, runs_root: Path,
+    json_out: bool,
+) -> None:  # fmt: skip
+    """``train --from-log``: learn a table from logged transitions alone."""
+    from qlearn.experiment.runs import new_run_dir
+    from qlearn.tabular.offline import (
+        check_log,
+        learn_from_log,
+        offline_summary,
+        read_log,
+        write_offline_run,
+    )
+    from qlearn.tabular.train import world_of
+
+    allowed = {"world", "map_file", "algo", "alpha", "gamma", "q_init", "seed"}
+    extra = sorted(set(given) - allowed)
+    if extra:
+        raise QlearnError(
+            f"--{extra[0].replace('_', '-')} does not apply with --from-log "
+            "(it takes --algo, --alpha, --gamma, --q-init, --seed, --passes)"
+        )
+    cfg = _training_config(dict(given), None)
+    mdp = world_of(cfg)
+    log = check_log(read_log(log_path), mdp, source=str(log_path))
+    with _status("learning from the log", quiet=json_out):
+        run = learn_from_log(
+            mdp,
+            log,
+            algo=cfg.algo,
+            alpha=cfg.alpha,
+            passes=passes,
+            q_init=cfg.q_init,
+            seed=cfg.seed,
+        )
+    target = out_dir or new_run_dir(runs_root, f"{mdp.name}-{cfg.algo}-offline")
+    info = offline_summary(run, str(log_path))
+    info["run_dir"] = str(target)
+    config = {"world": cfg.world, "map_file": cfg.map_file, "algo": cfg.algo, "alpha": cfg.alpha,
+              "gamma": cfg.gamma, "q_init": cfg.q_init, "seed": cfg.seed, "passes": passes,
+              "from_log": str(log_path)}  # fmt: skip
+    write_offline_run(run, target, info, config)
+    if json_out:
+        _print_json(info)
+        return
+    from qlearn.mdp import greedy_ties
+    from qlearn.textview import policy_grid, q_rows
+
+    ties = greedy_ties(run.q, mdp.legal, atol=0.0)
+    out.print(
+        f"[bold]{run.algo}[/bold] on {mdp.name} from {log_path}: {run.transitions:,} "
+        f"logged transitions x {passes} passes, alpha {cfg.alpha}, gamma {run.solution.gamma:g}"
+    )
+    out.print()
+    out.print(_table(*q_rows(mdp, run.q, ties), title="Learned Q (* = greedy)"))
+    if mdp.layout is not None:
+        out.print("\nGreedy policy of the learned table:")
+        out.print(policy_grid(mdp, ties))
+    out.print(
+        f"\nmax |Q - Q*| after the last pass: {run.gaps[-1]:.4f}; greedy actions optimal "
+        f"in {run.optimal_share:.0%} of states"
+    )
+    ret = info["greedy_return"]
+    out.print(
+        "greedy return from the start: "
+        + ("never reaches a terminal" if ret is None else f"{ret:.4g}")
+    )
+    out.print(f"run folder: {target}")
+
+
+@app.command()
+def collect(
+    world: WorldArg = None,
+    map_file: MapOpt = None,
+    policy: Annotated[
+        str,
+        typer.Option(help="random, optimal, epsilon:E, greedy-from:RUN or epsilon:E:RUN."),
+    ] = "random",
+    episodes: Annotated[int, typer.Option(help="Episodes to log.")] = 100,
+    seed: Annotated[int, typer.Option(help="Seed of the logging run.")] = 0,
+    gamma: GammaOpt = None,
+    max_steps: Annotated[int | None, typer.Option(help="Cap on episode length.")] = None,
+    out_file: Annotated[Path, typer.Option("--out", help="Log file: .csv or .parquet.")] = Path(
+        "log.csv"
+    ),
+    json_out: JsonOpt = False,
+) -> None:
+    """Play a fixed policy and log its transitions (s, a, r, s', done) for offline learning."""
+    from qlearn.envs.registry import load_world
+    from qlearn.tabular.offline import behaviour_policy, write_log
+    from qlearn.tabular.offline import collect as roll_out
+
+    if out_file.suffix.lower() not in (".csv", ".parquet", ".pq"):
+        raise QlearnError(f"--out {str(out_file)!r}: use a .csv or .parquet file name")
+    if max_steps is not None and max_steps < 1:
+        raise QlearnError(f"--max-steps must be at least 1, got {max_steps}")
+    if seed < 0:
+        raise QlearnError(f"--seed must be at least 0, got {seed}")
+    mdp = load_world(None if map_file else world, map_file=map_file, gamma=gamma)
+    log = roll_out(mdp, behaviour_policy(mdp, policy), episodes, seed, max_steps)
+    write_log(log, out_file)
+    info = {"world": mdp.name, "policy": policy, "episodes": episodes,
+            "transitions": len(log), "out": str(out_file)}  # fmt: skip
+    if json_out:
+        _print_json(info)
+        return
+    out.print(
+        f"logged {len(log):,} transitions from {episodes} episodes of the {policy} "
+        f"policy on {mdp.name} to {out_file}"
+    )
 
 
 def _given(ctx: typer.Context, name: str) -> bool:

@@ -11,7 +11,7 @@ from qlearn.mdp import FiniteMDP
 ARROWS = {"N": "↑", "S": "↓", "E": "→", "W": "←"}
 
 
-def _number(x: float) -> float | None:
+def json_number(x: float) -> float | None:
     """A float for JSON (None for nan or infinity)."""
     return None if not math.isfinite(x) else round(float(x), 10)
 
@@ -20,14 +20,16 @@ def q_dict(mdp: FiniteMDP, q: np.ndarray) -> dict[str, dict[str, float | None]]:
     """``{"(col,row)": {"N": .., ...}}`` over decision states; illegal actions left out."""
     return {
         mdp.state_names[s]: {
-            mdp.action_names[a]: _number(q[s, a]) for a in range(mdp.n_actions) if mdp.legal[s, a]
+            mdp.action_names[a]: json_number(q[s, a])
+            for a in range(mdp.n_actions)
+            if mdp.legal[s, a]
         }
         for s in np.flatnonzero(~mdp.terminal)
     }
 
 
 def v_dict(mdp: FiniteMDP, v: np.ndarray) -> dict[str, float | None]:
-    return {mdp.state_names[s]: _number(v[s]) for s in np.flatnonzero(~mdp.terminal)}
+    return {mdp.state_names[s]: json_number(v[s]) for s in np.flatnonzero(~mdp.terminal)}
 
 
 def policy_dict(mdp: FiniteMDP, ties: np.ndarray) -> dict[str, list[str]]:

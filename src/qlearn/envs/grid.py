@@ -89,13 +89,13 @@ class GridMap:
             check_gamma(gamma)
             changes["gamma"] = float(gamma)
         if step_reward is not None:
-            changes["step_reward"] = _number(step_reward, "step_reward")
+            changes["step_reward"] = json_number(step_reward, "step_reward")
         if slip is not None:
             changes["slip"] = _probability(slip, "slip")
         return replace(self, **changes)
 
 
-def _number(value: Any, key: str) -> float:
+def json_number(value: Any, key: str) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise QlearnError(f"map parameter {key!r} must be a number, got {value!r}")
     if not np.isfinite(value):
@@ -140,7 +140,7 @@ def _legend_entry(char: str, spec: Any) -> Cell:
         )
     reward = spec.get("reward")
     if reward is not None:
-        reward = _number(reward, f"legend {char} reward")
+        reward = json_number(reward, f"legend {char} reward")
     if kind in ("terminal", "cliff") and reward is None:
         raise QlearnError(f"legend entry {char!r} ({kind}) needs a reward, e.g. reward: 1")
     slippery = spec.get("slippery", False)
@@ -185,7 +185,7 @@ def parse_map(text: str, name: str = "map") -> GridMap:
     _check_rows(rows, legend)
 
     gamma = header.get("gamma", 0.9)
-    gamma = _number(gamma, "gamma")
+    gamma = json_number(gamma, "gamma")
     check_gamma(gamma)
     max_steps = header.get("max_steps", 1000)
     if isinstance(max_steps, bool) or not isinstance(max_steps, int) or max_steps < 1:
@@ -197,7 +197,7 @@ def parse_map(text: str, name: str = "map") -> GridMap:
         rows=rows,
         legend=legend,
         gamma=gamma,
-        step_reward=_number(header.get("step_reward", 0.0), "step_reward"),
+        step_reward=json_number(header.get("step_reward", 0.0), "step_reward"),
         slip=_probability(header.get("slip", "2/3"), "slip"),
         max_steps=max_steps,
         description=str(header.get("description", "")),

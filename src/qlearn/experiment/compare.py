@@ -21,7 +21,7 @@ from qlearn.experiment.config import TABULAR_ALGOS, TabularConfig
 from qlearn.experiment.stats import mean_se, window_means
 from qlearn.mdp import FiniteMDP
 from qlearn.tabular.train import TabularRun, run_config, world_of
-from qlearn.textview import _number
+from qlearn.textview import json_number
 
 
 @dataclass(frozen=True)
@@ -192,10 +192,10 @@ def arm_summary(arm: Arm, mdp: FiniteMDP, window: tuple[int, int]) -> dict[str, 
     stats = mean_se(per_seed)
     steps = mean_se(window_means(run.arrays.lengths, window))
     greedy = [
-        None if r.undiscounted is None else _number(r.undiscounted) for r in run.greedy_returns
+        None if r.undiscounted is None else json_number(r.undiscounted) for r in run.greedy_returns
     ]
     discounted = [
-        None if r.discounted is None else _number(r.discounted) for r in run.greedy_returns
+        None if r.discounted is None else json_number(r.discounted) for r in run.greedy_returns
     ]
     never = sum(r is None for r in greedy)
     v_star = float(mdp.start @ run.solution.v)
@@ -209,11 +209,11 @@ def arm_summary(arm: Arm, mdp: FiniteMDP, window: tuple[int, int]) -> dict[str, 
         "algo": run.config.algo,
         "alpha": run.config.alpha,
         "epsilon": run.config.epsilon,
-        "curve": [_number(x) for x in run.curve],
-        "window_mean": _number(stats.mean),
-        "window_se": _number(stats.se),
-        "window_steps_mean": _number(steps.mean),
-        "window_steps_se": _number(steps.se),
+        "curve": [json_number(x) for x in run.curve],
+        "window_mean": json_number(stats.mean),
+        "window_se": json_number(stats.se),
+        "window_steps_mean": json_number(steps.mean),
+        "window_steps_se": json_number(steps.se),
         "greedy_returns": greedy,
         "greedy_discounted_returns": discounted,
         "greedy_return_counts": return_counts(greedy),
@@ -221,16 +221,16 @@ def arm_summary(arm: Arm, mdp: FiniteMDP, window: tuple[int, int]) -> dict[str, 
         "never_terminates": never,
         "never_share": never / len(greedy),
         "greedy_optimal": int(sum(optimal)),
-        "greedy_optimal_share": _number(optimal_share.mean),
-        "greedy_optimal_share_se": _number(optimal_share.se),
-        "final_gap_mean": _number(run.arrays.gaps[:, -1].mean()),
+        "greedy_optimal_share": json_number(optimal_share.mean),
+        "greedy_optimal_share_se": json_number(optimal_share.se),
+        "final_gap_mean": json_number(run.arrays.gaps[:, -1].mean()),
     }
     shares = left_shares(mdp, run.arrays.first_action)
     if shares is not None:
         in_window = mean_se(window_means(shares, window))
-        out["left_share"] = [_number(x) for x in shares.mean(axis=0)]
-        out["left_share_window_mean"] = _number(in_window.mean)
-        out["left_share_window_se"] = _number(in_window.se)
+        out["left_share"] = [json_number(x) for x in shares.mean(axis=0)]
+        out["left_share_window_mean"] = json_number(in_window.mean)
+        out["left_share_window_se"] = json_number(in_window.se)
     if mdp.layout is not None:
         from qlearn.viz.grid import common_paths
 
@@ -253,7 +253,7 @@ def comparison_summary(cmp: Comparison) -> dict[str, Any]:
         "seeds": len(cmp.seeds),
         "seed": cmp.seeds[0],
         "window": list(cmp.window),
-        "v_star_start": _number(float(cmp.mdp.start @ cmp.arms[0].run.solution.v)),
+        "v_star_start": json_number(float(cmp.mdp.start @ cmp.arms[0].run.solution.v)),
         "optimal_left_share": optimal_left_share(cmp),
         "algos": {arm.label: arm_summary(arm, cmp.mdp, cmp.window) for arm in cmp.arms},
         "qlearn_version": qlearn.__version__,

@@ -23,7 +23,7 @@ from qlearn.experiment.runs import (
 from qlearn.experiment.tensorboard import write_scalars
 from qlearn.mdp import greedy_ties
 from qlearn.tabular.train import TabularRun
-from qlearn.textview import _number, policy_dict, q_dict, v_dict
+from qlearn.textview import json_number, policy_dict, q_dict, v_dict
 from qlearn.viz.runs import RunPictures
 
 
@@ -37,8 +37,8 @@ def summary(run: TabularRun) -> dict[str, Any]:
             "seed": seed,
             "greedy_return": _maybe(ret.undiscounted),
             "greedy_discounted_return": _maybe(ret.discounted),
-            "final_gap": _number(a.gaps[k, -1]),
-            "optimal_share": _number(a.shares[k, -1]),
+            "final_gap": json_number(a.gaps[k, -1]),
+            "optimal_share": json_number(a.shares[k, -1]),
             "env_steps": int(a.steps[k]),
         }
         if cfg.algo == "td0":
@@ -63,11 +63,11 @@ def summary(run: TabularRun) -> dict[str, Any]:
         out["policy"] = policy_dict(mdp, greedy_ties(run.q, mdp.legal, atol=0.0))
     out.update(
         {
-            "final_gap_mean": _number(a.gaps[:, -1].mean()),
-            "optimal_share_mean": _number(a.shares[:, -1].mean()),
-            "v_star_start": _number(float(mdp.start @ run.solution.v)),
+            "final_gap_mean": json_number(a.gaps[:, -1].mean()),
+            "optimal_share_mean": json_number(a.shares[:, -1].mean()),
+            "v_star_start": json_number(float(mdp.start @ run.solution.v)),
             "per_seed": per_seed,
-            "curve": [_number(x) for x in run.curve],
+            "curve": [json_number(x) for x in run.curve],
             "env_steps": run.env_steps,
             "train_seconds": round(run.train_seconds, 6),
             "qlearn_version": qlearn.__version__,
@@ -77,7 +77,7 @@ def summary(run: TabularRun) -> dict[str, Any]:
 
 
 def _maybe(x: float | None) -> float | None:
-    return None if x is None else _number(x)
+    return None if x is None else json_number(x)
 
 
 def per_episode(metrics: pd.DataFrame) -> pd.DataFrame:

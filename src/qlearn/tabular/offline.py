@@ -1,0 +1,464 @@
+"""Off-policy learning from logged data: collect transitions, then learn from them alone.
+
+A log is a table with one row per transition: ``episode, step, state, action, reward,
+next_state, done``; states and actions are written by name (``"(1,1)"``, ``"E"``) so a
+person can read it. It is stored as CSV or Parquet (by file extension).
+
+Q-learning can learn the optimal table from any log that covers the world, because its
+target takes the max over the next state's actions, whatever the logging policy did.
+SARSA learns the logging policy's own values (its next action is the logged one).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from numba import njit
+
+from qlearn.envs.compiled import sample_start, sample_step, world_arrays
+from qlearn.errors import QlearnError
+from qlearn.experiment.runs import atomic_write_bytes
+from qlearn.explore import LearningRate
+from qlearn.mdp import FiniteMDP, Solution, greedy_ties, policy_return, solve, tie_policy
+from qlearn.rng import seed_state, uniform
+from qlearn.tabular.rules import (
+    double_q_target,
+    q_learning_target,
+    sarsa_target,
+    td_update,
+)
+
+LOG_COLUMNS = ("episode", "step", "state", "action", "reward", "next_state", "done")
+OFFLINE_ALGOS = ("q-learning", "double-q", "sarsa")
+
+
+# --- collecting -----------------------------------------------------------------
+
+
+def behaviour_policy(mdp: FiniteMDP, spec: str, solution: Solution | None = None) -> np.ndarray:
+    """(S, A) action probabilities named by ``spec``.
+
+    ``random`` (uniform over legal actions), ``optimal`` (uniform over optimal actions),
+    ``epsilon:E`` (epsilon-greedy around the optimal policy), ``greedy-from:RUN`` and
+    ``epsilon:E:RUN`` (greedy, or epsilon-greedy, on the mean table of a saved run).
+    """
+    legal = mdp.legal.astype(float)
+    uniform_legal = legal / legal.sum(axis=1, keepdims=True)
+    parts = spec.split(":", 2)
+    kind = parts[0]
+    if kind == "random" and len(parts) == 1:
+        return uniform_legal
+    if kind == "optimal" and len(parts) == 1:
+        return _greedy(solve(mdp).q if solution is None else solution.q, mdp)
+    if kind == "greedy-from" and len(parts) >= 2:
+        return _greedy(_run_table(spec.split(":", 1)[1], mdp), mdp)
+    if kind == "epsilon" and len(parts) >= 2:
+        try:
+            eps = float(parts[1])
+        except ValueError:
+            eps = -1.0
+        if not 0 <= eps <= 1:
+            raise QlearnError(f"--policy {spec!r}: epsilon must be in [0, 1], e.g. epsilon:0.2")
+        q = _run_table(parts[2], mdp) if len(parts) == 3 else solve(mdp).q
+        return (1 - eps) * _greedy(q, mdp) + eps * uniform_legal
+    raise QlearnError(
+        f"unknown --policy {spec!r}; use random, optimal, epsilon:E, greedy-from:RUN "
+        "or epsilon:E:RUN"
+    )
+
+
+def _greedy(q: np.ndarray, mdp: FiniteMDP) -> np.ndarray:
+    pol = tie_policy(q, mdp.legal)
+    pol[mdp.terminal] = mdp.legal[mdp.terminal] / mdp.legal[mdp.terminal].sum(1, keepdims=True)
+    return pol
+
+
+def _run_table(run_dir: str, mdp: FiniteMDP) -> np.ndarray:
+    """The mean learned table of a saved tabular run, checked against ``mdp``."""
+    from qlearn.experiment.runs import load_npz
+
+    path = Path(run_dir) / "tables.npz"
+    if not path.exists():
+        raise QlearnError(f"{run_dir} is not a finished tabular run folder (no tables.npz)")
+    tables = load_npz(path)
+    names = tuple(str(x) for x in tables.get("state_names", ()))
+    if names != mdp.state_names or tables["q"].shape[1:] != (mdp.n_states, mdp.n_actions):
+        raise QlearnError(f"the run in {run_dir} was trained on another world than {mdp.name}")
+    return tables["q"].mean(axis=0)
+
+
+@njit(cache=True)
+def _roll_out(world, policy, episodes, max_steps, seed):
+    """Play ``episodes`` episodes of a fixed policy; returns the transitions as arrays."""
+    rng = seed_state(seed)
+    cap = episodes * max_steps
+    n_cap = min(cap, 10_000_000)
+    out_ep = np.empty(n_cap, dtype=np.int64)
+    out_step = np.empty(n_cap, dtype=np.int64)
+    out_s = np.empty(n_cap, dtype=np.int64)
+    out_a = np.empty(n_cap, dtype=np.int64)
+    out_r = np.empty(n_cap)
+    out_s2 = np.empty(n_cap, dtype=np.int64)
+    out_done = np.empty(n_cap, dtype=np.bool_)
+    n = 0
+    for ep in range(episodes):
+        s = sample_start(world, rng)
+        for t in range(max_steps):
+            if n >= n_cap:
+                return (
+                    out_ep[:n],
+                    out_step[:n],
+                    out_s[:n],
+                    out_a[:n],
+                    out_r[:n],
+                    out_s2[:n],
+                    out_done[:n],
+                )
+            u = uniform(rng)
+            a = 0
+            acc = 0.0
+            for b in range(policy.shape[1]):
+                if policy[s, b] > 0.0:
+                    a = b
+                    acc += policy[s, b]
+                    if u < acc:
+                        break
+            s2, r = sample_step(world, s, a, rng)
+            done = world.terminal[s2]
+            out_ep[n], out_step[n], out_s[n], out_a[n] = ep + 1, t + 1, s, a
+            out_r[n], out_s2[n], out_done[n] = r, s2, done
+            n += 1
+            if done:
+                break
+            s = s2
+    return out_ep[:n], out_step[:n], out_s[:n], out_a[:n], out_r[:n], out_s2[:n], out_done[:n]
+
+
+def collect(
+    mdp: FiniteMDP, policy: np.ndarray, episodes: int, seed: int = 0, max_steps: int | None = None
+) -> pd.DataFrame:
+    """Play a fixed policy for ``episodes`` episodes and return its log (one row per step)."""
+    if isinstance(episodes, bool) or not isinstance(episodes, int) or episodes < 1:
+        raise QlearnError(f"episodes must be a positive integer, got {episodes!r}")
+    ep, step, s, a, r, s2, done = _roll_out(
+        world_arrays(mdp), policy, episodes, int(max_steps or mdp.max_steps), int(seed)
+    )
+    names, actions = np.asarray(mdp.state_names), np.asarray(mdp.action_names)
+    return pd.DataFrame({
+        "episode": ep, "step": step, "state": names[s], "action": actions[a],
+        "reward": r, "next_state": names[s2], "done": done,
+    })  # fmt: skip
+
+
+def write_log(log: pd.DataFrame, path: Path) -> Path:
+    """Write a log as CSV or Parquet (by extension), atomically."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
+        data = log.to_csv(index=False, float_format="%.17g").encode()
+    elif suffix in (".parquet", ".pq"):
+        import io
+
+        buf = io.BytesIO()
+        log.to_parquet(buf, index=False)
+        data = buf.getvalue()
+    else:
+        raise QlearnError(f"--out {str(path)!r}: use a .csv or .parquet file name")
+    atomic_write_bytes(path, data)
+    return path
+
+
+# --- reading and checking a log ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Transitions:
+    """A checked log as index arrays over one world."""
+
+    state: np.ndarray  # (T,) int64
+    action: np.ndarray  # (T,) int64
+    reward: np.ndarray  # (T,)
+    next_state: np.ndarray  # (T,) int64
+    done: np.ndarray  # (T,) bool
+    next_action: np.ndarray  # (T,) the logged next action in the same episode, -1 if none
+
+    def __len__(self) -> int:
+        return self.state.size
+
+
+def read_log(path: str | Path) -> pd.DataFrame:
+    """A log file (CSV or Parquet) as a table of text and numbers."""
+    path = Path(path)
+    if not path.is_file():
+        raise QlearnError(f"log file {str(path)!r} not found; check the path")
+    try:
+        if path.suffix.lower() in (".parquet", ".pq"):
+            return pd.read_parquet(path)
+        return pd.read_csv(path, dtype=str, keep_default_na=False)
+    except Exception as exc:  # noqa: BLE001 - any reader failure is a bad file to the user
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise QlearnError(f"cannot read log {str(path)!r}: {first}") from None
+
+
+def check_log(log: pd.DataFrame, mdp: FiniteMDP, source: str = "the log") -> Transitions:
+    """Map a log onto ``mdp``'s indices, refusing any row the world could not produce.
+
+    Rows are numbered from 1 (the first transition); in a CSV file row k is line k + 1.
+    """
+    needed = ("state", "action", "reward", "next_state", "done")
+    missing = [c for c in needed if c not in log.columns]
+    if missing:
+        raise QlearnError(
+            f"{source} lacks column(s) {', '.join(missing)}; a log has columns "
+            f"{', '.join(LOG_COLUMNS)} (episode and step optional)"
+        )
+    if len(log) == 0:
+        raise QlearnError(f"{source} has no transitions")
+    states = {name: i for i, name in enumerate(mdp.state_names)}
+    actions = {name: i for i, name in enumerate(mdp.action_names)}
+    n = len(log)
+    s = np.empty(n, dtype=np.int64)
+    a = np.empty(n, dtype=np.int64)
+    s2 = np.empty(n, dtype=np.int64)
+    r = np.empty(n)
+    done = np.empty(n, dtype=bool)
+    columns = [log[c].tolist() for c in needed]
+    for row, (st, ac, rw, nx, dn) in enumerate(zip(*columns, strict=True), start=1):
+        where = f"{source}, row {row}"
+        s[row - 1] = _lookup(states, st, where, "state", mdp)
+        s2[row - 1] = _lookup(states, nx, where, "next_state", mdp)
+        a[row - 1] = _lookup(actions, ac, where, "action", mdp)
+        try:
+            r[row - 1] = float(rw)
+        except (TypeError, ValueError):
+            raise QlearnError(f"{where}: reward {rw!r} is not a number") from None
+        done[row - 1] = _flag(dn, where)
+        i, j, k = s[row - 1], a[row - 1], s2[row - 1]
+        if mdp.terminal[i]:
+            raise QlearnError(f"{where}: {st} is terminal; no transition starts there")
+        if not mdp.legal[i, j]:
+            raise QlearnError(f"{where}: action {ac} is not allowed in {st}")
+        if mdp.P[i, j, k] == 0:
+            raise QlearnError(f"{where}: {st} {ac} cannot land on {nx} in {mdp.name}")
+        if done[row - 1] != bool(mdp.terminal[k]):
+            state = "is" if mdp.terminal[k] else "is not"
+            raise QlearnError(f"{where}: done={dn} but {nx} {state} terminal in {mdp.name}")
+    next_action = np.full(n, -1, dtype=np.int64)
+    follows = (s[1:] == s2[:-1]) & ~done[:-1]
+    if "episode" in log.columns:
+        follows &= (
+            np.asarray(log["episode"].astype(str))[1:]
+            == np.asarray(log["episode"].astype(str))[:-1]
+        )
+    next_action[:-1][follows] = a[1:][follows]
+    return Transitions(s, a, r, s2, done, next_action)
+
+
+def _lookup(table: dict[str, int], value: Any, where: str, column: str, mdp: FiniteMDP) -> int:
+    key = str(value).replace(" ", "")
+    if key not in table:
+        known = ", ".join(list(table)[:8]) + (", ..." if len(table) > 8 else "")
+        raise QlearnError(f"{where}: unknown {column} {value!r} in {mdp.name} (known: {known})")
+    return table[key]
+
+
+def _flag(value: Any, where: str) -> bool:
+    text = str(value).strip().lower()
+    if text in ("true", "1", "yes"):
+        return True
+    if text in ("false", "0", "no"):
+        return False
+    raise QlearnError(f"{where}: done {value!r} must be true or false")
+
+
+# --- learning from a log ----------------------------------------------------------
+
+
+@njit(cache=True)
+def _learn(algo, s, a, r, s2, done, a_next, legal, gamma, alpha, omega, passes, q, q2, visits,
+           rng, q_ref, terminal):  # fmt: skip
+    """Sweep the logged transitions ``passes`` times in order, updating the tables in place;
+    returns the max-norm gap to ``q_ref`` after each pass."""
+    gaps = np.empty(passes)
+    for p in range(passes):
+        for t in range(s.shape[0]):
+            i, j, k = s[t], a[t], s2[t]
+            lr = alpha
+            if omega > 0.0:
+                visits[i, j] += 1.0
+                lr = 1.0 / visits[i, j] ** omega
+            if algo == 0:
+                q[i, j] = td_update(
+                    q[i, j], q_learning_target(r[t], gamma, done[t], q[k], legal[k]), lr
+                )
+            elif algo == 1:
+                if uniform(rng) < 0.5:
+                    target = double_q_target(r[t], gamma, done[t], q[k], q2[k], legal[k], rng)
+                    q[i, j] = td_update(q[i, j], target, lr)
+                else:
+                    target = double_q_target(r[t], gamma, done[t], q2[k], q[k], legal[k], rng)
+                    q2[i, j] = td_update(q2[i, j], target, lr)
+            else:
+                if a_next[t] < 0 and not done[t]:
+                    continue  # the log does not say what came next: no SARSA target
+                q[i, j] = td_update(
+                    q[i, j], sarsa_target(r[t], gamma, done[t], q[k], a_next[t]), lr
+                )
+        gap = 0.0
+        for i in range(q.shape[0]):
+            if terminal[i]:
+                continue
+            for j in range(q.shape[1]):
+                if legal[i, j]:
+                    value = 0.5 * (q[i, j] + q2[i, j]) if algo == 1 else q[i, j]
+                    gap = max(gap, abs(value - q_ref[i, j]))
+        gaps[p] = gap
+    return gaps
+
+
+@dataclass(frozen=True)
+class OfflineRun:
+    """Tables learned from a log alone, next to the exact answer."""
+
+    mdp: FiniteMDP
+    solution: Solution
+    algo: str
+    passes: int
+    transitions: int
+    q: np.ndarray  # (S, A)
+    gaps: np.ndarray  # (passes,) max |Q - Q*| after each pass
+    train_seconds: float
+
+    @property
+    def optimal_share(self) -> float:
+        """Share of decision states whose greedy actions (ties included) are all optimal."""
+        live = ~self.mdp.terminal
+        ties = greedy_ties(self.q, self.mdp.legal, atol=0.0)
+        ok = ~(ties & ~self.solution.policy).any(axis=1)
+        return float(ok[live].mean())
+
+
+def learn_from_log(
+    mdp: FiniteMDP,
+    log: Transitions,
+    *,
+    algo: str = "q-learning",
+    alpha: str | float = 0.5,
+    passes: int = 10,
+    q_init: float = 0.0,
+    seed: int = 0,
+) -> OfflineRun:
+    """Learn a table from logged transitions only (no interaction with the world)."""
+    if algo not in OFFLINE_ALGOS:
+        raise QlearnError(
+            f"--from-log learns with {', '.join(OFFLINE_ALGOS)}, not {algo!r} "
+            "(expected-sarsa and td0 need the logging policy itself)"
+        )
+    if isinstance(passes, bool) or not isinstance(passes, int) or passes < 1:
+        raise QlearnError(f"passes must be a positive integer, got {passes!r}; e.g. --passes 10")
+    lr = LearningRate.parse(alpha)
+    solution = solve(mdp)
+    q = np.full((mdp.n_states, mdp.n_actions), float(q_init))
+    q2 = q.copy()
+    started = time.perf_counter()
+    gaps = _learn(
+        OFFLINE_ALGOS.index(algo), log.state, log.action, log.reward, log.next_state, log.done,
+        log.next_action, mdp.legal, float(solution.gamma), float(lr.alpha),
+        -1.0 if lr.omega is None else float(lr.omega), passes, q, q2,
+        np.zeros_like(q), seed_state(seed), np.nan_to_num(solution.q, neginf=0.0), mdp.terminal,
+    )  # fmt: skip
+    seconds = time.perf_counter() - started
+    table = 0.5 * (q + q2) if algo == "double-q" else q
+    return OfflineRun(mdp, solution, algo, passes, len(log), table, gaps, seconds)
+
+
+def offline_summary(run: OfflineRun, log_path: str) -> dict[str, Any]:
+    """The ``--json`` object of learning from a log (same ``q``/``v``/``policy`` layout)."""
+    from qlearn.textview import json_number, policy_dict, q_dict, v_dict
+
+    mdp = run.mdp
+    ret = policy_return(mdp, tie_policy(run.q, mdp.legal), run.solution.gamma)
+    v = np.where(mdp.legal, run.q, -np.inf).max(axis=1)
+    return {
+        "world": mdp.name,
+        "algo": run.algo,
+        "from_log": log_path,
+        "transitions": run.transitions,
+        "passes": run.passes,
+        "gamma": run.solution.gamma,
+        "q": q_dict(mdp, run.q),
+        "v": v_dict(mdp, v),
+        "policy": policy_dict(mdp, greedy_ties(run.q, mdp.legal, atol=0.0)),
+        "final_gap": json_number(run.gaps[-1]),
+        "gap_per_pass": [json_number(g) for g in run.gaps],
+        "optimal_share": run.optimal_share,
+        "greedy_return": None if ret.undiscounted is None else json_number(ret.undiscounted),
+        "greedy_discounted_return": None if ret.discounted is None else json_number(ret.discounted),
+        "v_star_start": json_number(float(mdp.start @ run.solution.v)),
+        "train_seconds": round(run.train_seconds, 6),
+    }
+
+
+def offline_report(run: OfflineRun, info: dict[str, Any], config: dict[str, Any],
+                   pngs: dict[str, bytes]) -> str:  # fmt: skip
+    """report.html of learning from a log: headline, learned values, gap per pass."""
+    from qlearn.textview import policy_grid, q_rows, value_grid
+    from qlearn.viz import report as html
+
+    mdp = run.mdp
+    ties = greedy_ties(run.q, mdp.legal, atol=0.0)
+    header, rows = q_rows(mdp, run.q, ties)
+    v = np.where(mdp.legal, run.q, -np.inf).max(axis=1)
+    headline = {k: info[k] for k in ("world", "algo", "from_log", "transitions", "passes",
+                                      "final_gap", "optimal_share", "greedy_return")}  # fmt: skip
+    per_pass = pd.DataFrame({"pass": np.arange(1, run.passes + 1), "max |Q - Q*|": run.gaps})
+    grids = value_grid(mdp, v) + "\n\n" + policy_grid(mdp, ties) if mdp.layout else ""
+    return html.page(
+        f"qlearn: {run.algo} on {mdp.name} from a log",
+        f"run folder {info.get('run_dir', '')}",
+        [
+            html.section("Headline numbers", html.key_values(headline, "headline")),
+            html.section("Learned values and greedy actions", html.pre(grids)),
+            html.figures_section("Figures", pngs, html.CAPTIONS),
+            html.section("Learned Q (* = greedy)", html.table(header, rows)),
+            html.section("Gap to Q* after each pass", html.frame_table(per_pass)),
+            html.section("Configuration", html.key_values(config)),
+        ],
+    )
+
+
+def write_offline_run(run: OfflineRun, out: Path, info: dict[str, Any],
+                      config: dict[str, Any]) -> Path:  # fmt: skip
+    """Write the run folder of learning from a log, atomically."""
+    import qlearn
+    from qlearn.experiment.runs import (
+        atomic_write_text,
+        dump_json,
+        dump_yaml,
+        save_npz,
+        write_run_dir,
+    )
+    from qlearn.viz.png import figure_png
+    from qlearn.viz.runs import finite_table, solution_figures
+
+    def fill(folder: Path) -> None:
+        cfg = {"kind": "offline", **config, "qlearn_version": qlearn.__version__}
+        atomic_write_text(folder / "config.yaml", dump_yaml(cfg))
+        per_pass = pd.DataFrame({"pass": np.arange(1, run.passes + 1), "gap": run.gaps})
+        atomic_write_text(folder / "metrics.csv", per_pass.to_csv(index=False))
+        save_npz(folder / "tables.npz", {
+            "q": run.q[None], "q_star": run.solution.q, "v_star": run.solution.v,
+            "state_names": np.asarray(run.mdp.state_names),
+            "action_names": np.asarray(run.mdp.action_names),
+        })  # fmt: skip
+        figures = solution_figures(run.mdp, finite_table(run.q))
+        pngs = {name: figure_png(fig) for name, fig in figures.items()}
+        atomic_write_text(folder / "report.html", offline_report(run, info, cfg, pngs))
+        atomic_write_text(folder / "summary.json", dump_json(info))
+
+    return write_run_dir(out, fill)
