@@ -29,15 +29,33 @@ def bucket_means(values: np.ndarray, max_points: int = MAX_POINTS) -> tuple[np.n
     return last, means
 
 
+def _summary_writer_class() -> type:
+    """tensorboardX's SummaryWriter, imported without PyTorch.
+
+    tensorboardX imports torch whenever it is installed (only to accept tensors), which
+    costs over a second per process; qlearn writes plain floats, so torch is hidden from
+    that one import unless something already loaded it.
+    """
+    import sys
+
+    hide = "torch" not in sys.modules
+    if hide:
+        sys.modules["torch"] = None  # type: ignore[assignment]  # makes `import torch` fail
+    try:
+        from tensorboardX import SummaryWriter
+    finally:
+        if hide:
+            del sys.modules["torch"]
+    return SummaryWriter
+
+
 def write_scalars(logdir: Path, series: Mapping[str, np.ndarray]) -> None:
     """Write each named series as a TensorBoard scalar, one point per step (1-based).
 
     ``series`` maps a tag such as ``"episode/return"`` to a 1-D array; NaN points (not
     recorded) are skipped; series longer than ``MAX_POINTS`` are bucket-averaged.
     """
-    from tensorboardX import SummaryWriter
-
-    writer = SummaryWriter(logdir=str(logdir), flush_secs=3600)
+    writer = _summary_writer_class()(logdir=str(logdir), flush_secs=3600)
     try:
         for tag, values in series.items():
             for step, value in zip(*bucket_means(values), strict=True):

@@ -30,6 +30,16 @@ CLIFF_COLOR = "#7a1f1f"
 MOVE = {"N": (0.0, 1.0), "S": (0.0, -1.0), "E": (1.0, 0.0), "W": (-1.0, 0.0)}
 
 
+#: Grids with more cells than this are drawn without per-cell numbers or the Q-per-door
+#: view: the text would be unreadable, and drawing it takes tens of seconds.
+SMALL_GRID_CELLS = 144
+
+
+def is_small(mdp: FiniteMDP) -> bool:
+    """Whether the world's grid is small enough to write numbers in its cells."""
+    return mdp.layout is not None and mdp.layout.width * mdp.layout.height <= SMALL_GRID_CELLS
+
+
 def require_layout(mdp: FiniteMDP) -> None:
     """Grid pictures need a grid: refuse worlds without one, with a clear message."""
     if mdp.layout is None:
@@ -140,15 +150,21 @@ def draw_values(
     q: np.ndarray,
     norm: Normalize | None = None,
     arrows: bool = True,
-    numbers: bool = True,
+    numbers: bool | None = None,
 ) -> Normalize:
-    """Heatmap of max_a Q(s, a) with the greedy arrows; returns the colour scale used."""
+    """Heatmap of max_a Q(s, a) with the greedy arrows; returns the colour scale used.
+
+    ``numbers`` writes each cell's value; by default only on grids small enough to read.
+    """
     require_layout(mdp)
+    if numbers is None:
+        numbers = is_small(mdp)
     values = state_values(mdp, q)
     live = ~mdp.terminal
     norm = norm or value_norm([values[live]])
     cmap = matplotlib.colormaps[CMAP]
     greedy = preferred_actions(mdp, q)
+    quiver: list[tuple[float, float, float, float, str]] = []  # big grids: one quiver call
     for s in np.flatnonzero(live):
         col, row = mdp.layout.positions[s]
         color = cmap(norm(values[s]))
@@ -165,7 +181,11 @@ def draw_values(
                 color=text_color,
                 zorder=4,
             )
-        if arrows:
+        if arrows and not numbers:
+            for a in np.flatnonzero(greedy[s]):
+                dx, dy = MOVE.get(mdp.action_names[a], (0.0, 0.0))
+                quiver.append((col - 0.5, row - 0.5, dx, dy, text_color))
+        elif arrows:
             for a in np.flatnonzero(greedy[s]):
                 dx, dy = MOVE.get(mdp.action_names[a], (0.0, 0.0))
                 ax.add_patch(
@@ -179,6 +199,10 @@ def draw_values(
                         zorder=5,
                     )
                 )
+    if quiver:
+        x, y, dx, dy, colors = zip(*quiver, strict=True)
+        ax.quiver(x, y, dx, dy, color=colors, angles="xy", scale_units="xy", scale=2.6,
+                  pivot="middle", width=0.004, zorder=5)  # fmt: skip
     draw_board(ax, mdp)
     return norm
 

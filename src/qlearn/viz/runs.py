@@ -13,7 +13,7 @@ from matplotlib.figure import Figure
 
 from qlearn.mdp import FiniteMDP
 from qlearn.viz.curves import gap_figure, learning_curves_figure, share_figure
-from qlearn.viz.grid import q_figure, snapshots_figure, value_figure
+from qlearn.viz.grid import is_small, q_figure, snapshots_figure, value_figure
 
 
 class RunPictures(NamedTuple):
@@ -49,10 +49,13 @@ def solution_figures(mdp: FiniteMDP, q_star: np.ndarray) -> dict[str, Figure]:
     if mdp.layout is None:
         return {}
     q = finite_table(q_star)
-    return {
-        "values.png": value_figure(mdp, {"V* = max Q*": q}, f"{mdp.name}: V* and optimal arrows"),
-        "q_values.png": q_figure(mdp, {"Q*": q}, f"{mdp.name}: Q* of each door (bold = optimal)"),
+    figures = {
+        "values.png": value_figure(mdp, {"V* = max Q*": q}, f"{mdp.name}: V* and optimal arrows")
     }
+    if is_small(mdp):
+        title = f"{mdp.name}: Q* of each door (bold = optimal)"
+        figures["q_values.png"] = q_figure(mdp, {"Q*": q}, title)
+    return figures
 
 
 def run_figures(p: RunPictures) -> dict[str, Figure]:
@@ -71,7 +74,7 @@ def run_figures(p: RunPictures) -> dict[str, Figure]:
             {f"learned ({mean_of})": learned, exact: star},
             f"{mdp.name}, {p.algo}: value of the best action, greedy arrows",
         )
-        if not td0:
+        if not td0 and is_small(mdp):
             figures["q_values.png"] = q_figure(
                 mdp,
                 {f"learned ({mean_of})": learned, exact: star},
