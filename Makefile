@@ -31,7 +31,7 @@ lint: setup
 	$(BIN)/ruff format --check src tests bench
 
 test: setup lint chromium
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n 2
 
 bench: setup
 	$(BIN)/python bench/tabular_throughput.py
