@@ -11,6 +11,8 @@ is ``-inf`` in solver outputs).
 
 from __future__ import annotations
 
+import math
+import numbers
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import NamedTuple
@@ -126,9 +128,41 @@ class FiniteMDP:
             ) from None
 
 
+def one_line(text: object) -> str:
+    """``text`` (an exception's, say) with each run of whitespace, line breaks too, as a space."""
+    return " ".join(str(text).split())
+
+
+def shown(value: object, limit: int = 60) -> str:
+    """A user's value for an error message: one line (text is repr'd, so line breaks
+    show as ``\\n``), shortened to about ``limit`` characters."""
+    try:
+        text = str(value) if isinstance(value, numbers.Number) else repr(value)
+    except ValueError:  # an int with too many digits to print
+        text = "a very long integer"
+    text = one_line(text)  # in case a custom repr spans lines
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def finite_float(value: object) -> float | None:
+    """``value`` as a float if it is a finite real number (not a bool), else None:
+    refuses nan, inf, ints beyond the float range and non-numbers."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    try:
+        number = float(value)
+    except OverflowError:
+        return None
+    return number if math.isfinite(number) else None
+
+
 def check_gamma(gamma: float) -> None:
-    if not (0.0 <= float(gamma) <= 1.0) or np.isnan(gamma):
-        raise QlearnError(f"gamma must be in [0, 1], got {gamma}; pass e.g. --gamma 0.9")
+    try:
+        ok = 0.0 <= float(gamma) <= 1.0  # False for nan
+    except (TypeError, ValueError, OverflowError):  # not a number, or an int beyond floats
+        ok = False
+    if not ok:
+        raise QlearnError(f"gamma must be in [0, 1], got {shown(gamma)}; pass e.g. --gamma 0.9")
 
 
 def validate_mdp(mdp: FiniteMDP) -> None:

@@ -33,7 +33,16 @@ import numpy as np
 import yaml
 
 from qlearn.errors import QlearnError
-from qlearn.mdp import ACTIONS, FiniteMDP, GridLayout, check_gamma, validate_mdp
+from qlearn.mdp import (
+    ACTIONS,
+    FiniteMDP,
+    GridLayout,
+    check_gamma,
+    finite_float,
+    one_line,
+    shown,
+    validate_mdp,
+)
 
 KINDS = ("start", "empty", "wall", "terminal", "cliff")
 # (dcol, drow) per action, row growing upwards (N is +1 row).
@@ -97,10 +106,11 @@ class GridMap:
 
 def json_number(value: Any, key: str) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise QlearnError(f"map parameter {key!r} must be a number, got {value!r}")
-    if not np.isfinite(value):
-        raise QlearnError(f"map parameter {key!r} must be finite, got {value!r}")
-    return float(value)
+        raise QlearnError(f"map parameter {key!r} must be a number, got {shown(value)}")
+    number = finite_float(value)
+    if number is None:  # nan, inf, or an int beyond the float range
+        raise QlearnError(f"map parameter {key!r} must be finite, got {shown(value)}")
+    return number
 
 
 def _probability(value: Any, key: str) -> Fraction:
@@ -111,10 +121,10 @@ def _probability(value: Any, key: str) -> Fraction:
         frac = Fraction(str(value).strip()) if not isinstance(value, Fraction) else value
     except (ValueError, ZeroDivisionError):
         raise QlearnError(
-            f"map parameter {key!r} must be a probability like 0.2 or 2/3, got {value!r}"
+            f"map parameter {key!r} must be a probability like 0.2 or 2/3, got {shown(value)}"
         ) from None
     if not 0 <= frac <= 1:
-        raise QlearnError(f"map parameter {key!r} must be in [0, 1], got {value}")
+        raise QlearnError(f"map parameter {key!r} must be in [0, 1], got {shown(value)}")
     return frac
 
 
@@ -130,13 +140,13 @@ def _legend_entry(char: str, spec: Any) -> Cell:
     unknown = set(spec) - {"kind", "reward", "slippery", "description"}
     if unknown:
         raise QlearnError(
-            f"legend entry {char!r} has unknown key {sorted(unknown)[0]!r}; "
+            f"legend entry {char!r} has unknown key {shown(min(unknown, key=str))}; "
             "allowed: kind, reward, slippery, description"
         )
     kind = spec.get("kind")
     if kind not in KINDS:
         raise QlearnError(
-            f"legend entry {char!r} has kind {kind!r}; choose one of {', '.join(KINDS)}"
+            f"legend entry {char!r} has kind {shown(kind)}; choose one of {', '.join(KINDS)}"
         )
     reward = spec.get("reward")
     if reward is not None:
@@ -157,7 +167,16 @@ def parse_map(text: str, name: str = "map") -> GridMap:
     try:
         loaded = yaml.safe_load(text)
     except yaml.YAMLError:
-        loaded = None
+        loaded = None  # not YAML: a bare grid
+    except ValueError as exc:  # YAML with a value it cannot build, like the date 2001-13-14
+        raise QlearnError(
+            f"cannot read a value in the map ({one_line(exc)}); "
+            "put quotes around text that looks like a date or a number"
+        ) from None
+    except RecursionError:
+        raise QlearnError(
+            "the map is nested too deeply to read; give the grid and flat parameters"
+        ) from None
     if isinstance(loaded, dict) and "grid" in loaded:
         header = loaded
         grid_text = header.pop("grid")
@@ -190,7 +209,7 @@ def parse_map(text: str, name: str = "map") -> GridMap:
     max_steps = header.get("max_steps", 1000)
     if isinstance(max_steps, bool) or not isinstance(max_steps, int) or max_steps < 1:
         raise QlearnError(
-            f"map parameter 'max_steps' must be a positive integer, got {max_steps!r}"
+            f"map parameter 'max_steps' must be a positive integer, got {shown(max_steps)}"
         )
     gmap = GridMap(
         name=str(header.get("name", name)),
@@ -332,6 +351,6 @@ def load_map(path: str | Path) -> GridMap:
         text = p.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise QlearnError(f"map file {str(p)!r} not found; check the path") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise QlearnError(f"cannot read map file {str(p)!r}: {exc}") from None
+    except (OSError, ValueError) as exc:  # ValueError: undecodable text, a NUL in the path
+        raise QlearnError(f"cannot read map file {str(p)!r}: {one_line(exc)}") from None
     return parse_map(text, name=p.stem)

@@ -11,9 +11,12 @@ import yaml
 
 from qlearn.errors import QlearnError
 from qlearn.explore import EXPLORATIONS_ALLOWED, LearningRate, Schedule
+from qlearn.mdp import check_gamma, finite_float, one_line, shown
 
 TABULAR_ALGOS = ("q-learning", "sarsa", "expected-sarsa", "double-q", "td0")
 TD0_POLICIES = ("random", "optimal")
+#: Longest episode a tabular run may cap at (the loop keeps per-episode buffers).
+MAX_EPISODE_STEPS = 10_000_000
 
 
 @dataclass(frozen=True)
@@ -87,9 +90,16 @@ class TabularConfig:
 
 def _int(value: Any, name: str, low: int, hint: str) -> None:
     if isinstance(value, bool) or not isinstance(value, int):
-        raise QlearnError(f"{name} must be an integer, got {value!r}; {hint}")
+        raise QlearnError(f"{name} must be an integer, got {shown(value)}; {hint}")
     if value < low:
-        raise QlearnError(f"{name} must be at least {low}, got {value}; {hint}")
+        raise QlearnError(f"{name} must be at least {low}, got {shown(value)}; {hint}")
+
+
+def _finite(value: Any, name: str, hint: str) -> None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise QlearnError(f"{name} must be a number, got {shown(value)}; {hint}")
+    if finite_float(value) is None:  # nan, inf, or an int beyond the float range
+        raise QlearnError(f"{name} must be finite, got {shown(value)}; {hint}")
 
 
 def validate_tabular(cfg: TabularConfig) -> None:
@@ -105,12 +115,15 @@ def validate_tabular(cfg: TabularConfig) -> None:
         raise QlearnError("seed + seeds must stay below 2^32")
     if cfg.max_steps is not None:
         _int(cfg.max_steps, "max_steps", 1, "pass e.g. --max-steps 1000")
+        if cfg.max_steps > MAX_EPISODE_STEPS:
+            raise QlearnError(
+                f"max_steps must be at most {MAX_EPISODE_STEPS:,}, got {shown(cfg.max_steps)}; "
+                "pass e.g. --max-steps 1000"
+            )
     cfg.learning_rate  # noqa: B018 - parses and validates
     if cfg.gamma is not None:
-        from qlearn.mdp import check_gamma
-
         if isinstance(cfg.gamma, bool) or not isinstance(cfg.gamma, int | float):
-            raise QlearnError(f"gamma must be a number in [0, 1], got {cfg.gamma!r}")
+            raise QlearnError(f"gamma must be a number in [0, 1], got {shown(cfg.gamma)}")
         check_gamma(cfg.gamma)
     if cfg.decay not in ("linear", "exponential"):
         raise QlearnError(f"unknown decay {cfg.decay!r}; choose linear or exponential")
@@ -125,8 +138,9 @@ def validate_tabular(cfg: TabularConfig) -> None:
         raise QlearnError("with --decay-unit steps, give the number of steps: START:END:N")
     eps.check_range(0.0, 1.0, "epsilon")
     cfg.temperature_schedule().check_range(0.0, float("inf"), "temperature", open_low=True)
-    if isinstance(cfg.q_init, bool) or not isinstance(cfg.q_init, int | float):
-        raise QlearnError(f"q_init must be a number, got {cfg.q_init!r}")
+    _finite(cfg.q_init, "q_init", "pass e.g. --q-init 0")
+    if cfg.step_reward is not None:
+        _finite(cfg.step_reward, "step_reward", "pass e.g. --step-reward -0.01")
     if cfg.policy not in TD0_POLICIES:
         raise QlearnError(f"unknown policy {cfg.policy!r} for td0; choose random or optimal")
     if any(
@@ -162,7 +176,7 @@ def config_from_mapping(cls: type, data: dict[str, Any], source: str) -> Any:
             continue
         if key not in fields:
             raise QlearnError(
-                f"unknown option {key!r} in {source}; known: {', '.join(sorted(fields))}"
+                f"unknown option {shown(key)} in {source}; known: {', '.join(sorted(fields))}"
             )
         values[key] = _coerce(key, value, fields[key].type, source)
     return cls(**values)
@@ -182,7 +196,8 @@ def _coerce(key: str, value: Any, annotation: Any, source: str) -> Any:
 
     def wrong(expected: str) -> QlearnError:
         return QlearnError(
-            f"option {key!r} in {source} must be {expected}, got {value!r} ({type(value).__name__})"
+            f"option {key!r} in {source} must be {expected}, "
+            f"got {shown(value)} ({type(value).__name__})"
         )
 
     if text.startswith("tuple"):
@@ -198,7 +213,10 @@ def _coerce(key: str, value: Any, annotation: Any, source: str) -> Any:
     if text.startswith("float"):
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise wrong("a number")
-        return float(value)
+        try:
+            return float(value)
+        except OverflowError:  # an int beyond the float range
+            raise wrong("a number within the float range") from None
     if text.startswith("bool"):
         if not isinstance(value, bool):
             raise wrong("true or false")
@@ -214,15 +232,26 @@ def load_config_file(path: str | Path) -> dict[str, Any]:
     """The options in a YAML config file (safe-loaded: loading runs no code)."""
     p = Path(path)
     try:
-        data = yaml.safe_load(p.read_text(encoding="utf-8"))
+        text = p.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise QlearnError(f"config file {str(p)!r} not found; check the path") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise QlearnError(f"cannot read config file {str(p)!r}: {exc}") from None
+    except (OSError, ValueError) as exc:  # ValueError: undecodable text, a NUL in the path
+        raise QlearnError(f"cannot read config file {str(p)!r}: {one_line(exc)}") from None
+    try:
+        data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         where = getattr(exc, "problem_mark", None)
         line = f" at line {where.line + 1}" if where else ""
         raise QlearnError(f"config file {str(p)!r} is not valid YAML{line}") from None
+    except ValueError as exc:  # a value YAML cannot build, like the date 2001-13-14
+        raise QlearnError(
+            f"cannot read a value in config file {str(p)!r} ({one_line(exc)}); "
+            "put quotes around text that looks like a date or a number"
+        ) from None
+    except RecursionError:
+        raise QlearnError(
+            f"config file {str(p)!r} is nested too deeply to read; options take plain values"
+        ) from None
     if data is None:
         return {}
     if not isinstance(data, dict):
