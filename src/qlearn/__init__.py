@@ -45,14 +45,35 @@ def solve(
     return _solve_mdp(as_mdp(env), gamma, tol)
 
 
-def train(env=None, *, algo: str = "q-learning", **options):
-    """Train on a world and return the run (tables, metrics, greedy returns).
+def train(env=None, *, algo: str | None = None, **options):
+    """Train on a world or environment and return the run.
 
-    Tabular algorithms: q-learning, sarsa, expected-sarsa, double-q, td0.
+    Tabular algorithms (q-learning, sarsa, expected-sarsa, double-q, td0) return a
+    :class:`~qlearn.tabular.train.TabularRun` (tables, metrics, greedy returns);
+    ``algo="dqn"`` returns a :class:`~qlearn.deep.train.DQNRun` (parameters per seed,
+    evaluations, episodes; on finite worlds the network's Q table). With no ``algo``,
+    finite worlds train Q-learning and other environments DQN.
     """
+    if algo is None:
+        algo = "q-learning" if _is_finite(env) else "dqn"
+    if algo == "dqn":
+        from qlearn.deep.train import train as train_dqn
+
+        return train_dqn(env, **options)
     from qlearn.tabular.train import train as train_tabular
 
     return train_tabular(env, algo=algo, **options)
+
+
+def _is_finite(env) -> bool:
+    if env is None or isinstance(env, FiniteEnv | FiniteMDP):
+        return True
+    from qlearn.deep.train import family_of
+
+    try:
+        return family_of(str(env), None) == "finite"
+    except QlearnError:
+        return True  # the tabular trainer names the unknown world
 
 
 def explain(env: "FiniteEnv | FiniteMDP | str" = "classic", **options):

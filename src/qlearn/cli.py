@@ -174,12 +174,22 @@ def solve(
         out.print(f"run folder: {info['run_dir']}")
 
 
-#: train's options that are fields of the training config (the rest steer the command).
+#: train's options that are fields of the tabular config (the rest steer the command).
 CONFIG_OPTIONS = (
     "world", "map_file", "algo", "episodes", "alpha", "gamma", "epsilon", "decay",
     "decay_unit", "explore", "temperature", "q_init", "seeds", "seed", "max_steps",
     "policy", "step_reward", "slip", "snapshots",
 )  # fmt: skip
+#: train's options that are fields of the DQN config.
+DQN_OPTIONS = (
+    "world", "map_file", "algo", "double", "dueling", "n_step", "per", "per_alpha",
+    "per_beta", "steps", "seeds", "seed", "num_envs", "lr", "lr_end", "batch_size",
+    "buffer_size", "learning_starts", "target_update", "tau", "train_freq", "gradient_steps",
+    "exploration_fraction", "start_eps", "final_eps", "net", "loss", "max_grad_norm", "gamma",
+    "eval_every", "eval_episodes", "eval_epsilon", "max_steps", "backend",
+)  # fmt: skip
+TABULAR_ONLY = sorted(set(CONFIG_OPTIONS) - set(DQN_OPTIONS)) + ["from_log", "passes"]
+DQN_ONLY = sorted(set(DQN_OPTIONS) - set(CONFIG_OPTIONS))
 
 
 @app.command()
@@ -188,17 +198,23 @@ def train(
     world: WorldArg = None,
     map_file: MapOpt = None,
     algo: Annotated[
-        str, typer.Option(help="q-learning, sarsa, expected-sarsa, double-q, td0.")
+        str,
+        typer.Option(
+            help="q-learning, sarsa, expected-sarsa, double-q, td0, or dqn (the default for "
+            "environments that are not finite worlds)."
+        ),
     ] = "q-learning",
-    episodes: Annotated[int, typer.Option(help="Episodes per seed.")] = 500,
-    alpha: Annotated[str, typer.Option(help="Learning rate in (0, 1], or 1/n^W.")] = "0.5",
+    episodes: Annotated[int, typer.Option(help="Tabular: episodes per seed.")] = 500,
+    alpha: Annotated[str, typer.Option(help="Tabular: learning rate in (0, 1], or 1/n^W.")] = "0.5",
     gamma: GammaOpt = None,
     epsilon: Annotated[
-        str, typer.Option(help="START[:END[:N]], decaying over N units.")
+        str, typer.Option(help="Tabular: START[:END[:N]], decaying over N units.")
     ] = "1:0.05",
-    decay: Annotated[str, typer.Option(help="linear or exponential.")] = "linear",
-    decay_unit: Annotated[str, typer.Option(help="episodes or steps.")] = "episodes",
-    explore: Annotated[str, typer.Option(help="epsilon-greedy or boltzmann.")] = "epsilon-greedy",
+    decay: Annotated[str, typer.Option(help="Tabular: linear or exponential.")] = "linear",
+    decay_unit: Annotated[str, typer.Option(help="Tabular: episodes or steps.")] = "episodes",
+    explore: Annotated[
+        str, typer.Option(help="Tabular: epsilon-greedy or boltzmann.")
+    ] = "epsilon-greedy",
     temperature: Annotated[str, typer.Option(help="Boltzmann temperature START[:END[:N]].")] = "1",
     q_init: Annotated[float, typer.Option(help="Initial table value (optimism explores).")] = 0.0,
     seeds: Annotated[int, typer.Option(help="Independent runs, trained at once.")] = 1,
@@ -209,6 +225,41 @@ def train(
     ] = "random",
     step_reward: StepRewardOpt = None,
     slip: SlipOpt = None,
+    double: Annotated[bool, typer.Option("--double", help="DQN: Double DQN target.")] = False,
+    dueling: Annotated[bool, typer.Option("--dueling", help="DQN: dueling head.")] = False,
+    n_step: Annotated[int | None, typer.Option(help="DQN: n-step returns.")] = None,
+    per: Annotated[bool, typer.Option("--per", help="DQN: prioritized replay.")] = False,
+    per_alpha: Annotated[float | None, typer.Option(help="DQN: PER priority exponent.")] = None,
+    per_beta: Annotated[float | None, typer.Option(help="DQN: PER initial beta (to 1).")] = None,
+    steps: Annotated[int | None, typer.Option(help="DQN: environment steps per seed.")] = None,
+    num_envs: Annotated[int | None, typer.Option(help="DQN: environments per seed.")] = None,
+    lr: Annotated[float | None, typer.Option(help="DQN: Adam learning rate.")] = None,
+    lr_end: Annotated[float | None, typer.Option(help="DQN: decay the rate to this.")] = None,
+    batch_size: Annotated[int | None, typer.Option(help="DQN: minibatch size.")] = None,
+    buffer_size: Annotated[int | None, typer.Option(help="DQN: replay capacity.")] = None,
+    learning_starts: Annotated[int | None, typer.Option(help="DQN: steps before learning.")] = None,
+    target_update: Annotated[
+        int | None, typer.Option(help="DQN: environment steps between target updates.")
+    ] = None,
+    tau: Annotated[float | None, typer.Option(help="DQN: target update rate (1: copy).")] = None,
+    train_freq: Annotated[int | None, typer.Option(help="DQN: vector steps per round.")] = None,
+    gradient_steps: Annotated[int | None, typer.Option(help="DQN: updates per round.")] = None,
+    exploration_fraction: Annotated[
+        float | None, typer.Option(help="DQN: share of the run over which epsilon decays.")
+    ] = None,
+    start_eps: Annotated[float | None, typer.Option(help="DQN: initial epsilon.")] = None,
+    final_eps: Annotated[float | None, typer.Option(help="DQN: final epsilon.")] = None,
+    net: Annotated[str | None, typer.Option(help="DQN: hidden layers, e.g. 256,256.")] = None,
+    loss: Annotated[str | None, typer.Option(help="DQN: huber or mse.")] = None,
+    max_grad_norm: Annotated[float | None, typer.Option(help="DQN: clip (0: off).")] = None,
+    eval_every: Annotated[int | None, typer.Option(help="DQN: steps between evaluations.")] = None,
+    eval_episodes: Annotated[int | None, typer.Option(help="DQN: episodes per evaluation.")] = None,
+    eval_epsilon: Annotated[
+        float | None, typer.Option(help="DQN: epsilon when evaluating.")
+    ] = None,
+    backend: Annotated[
+        str | None, typer.Option(help="DQN: auto, compiled (JAX) or gymnasium (host loop).")
+    ] = None,
     config: Annotated[
         Path | None, typer.Option(help="YAML file of options (flags given here override it).")
     ] = None,
@@ -216,7 +267,8 @@ def train(
         Path | None, typer.Option(help="Continue an interrupted run folder from its checkpoint.")
     ] = None,
     checkpoint_every: Annotated[
-        int | None, typer.Option(help="Save a resumable checkpoint every N episodes.")
+        int | None,
+        typer.Option(help="Save a resumable checkpoint every N episodes (DQN: N steps)."),
     ] = None,
     out_dir: Annotated[Path | None, typer.Option("--out", help="Run folder to create.")] = None,
     runs_root: Annotated[Path, typer.Option("--runs", help="Where new run folders go.")] = Path(
@@ -233,9 +285,22 @@ def train(
     quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
     json_out: JsonOpt = False,
 ) -> None:
-    """Train a tabular learner, print what it learned, and write a run folder."""
+    """Train a learner (tabular, or DQN with --algo dqn), print what it learned, and
+    write a run folder."""
+    if checkpoint_every is not None and checkpoint_every < 1:
+        raise QlearnError(f"--checkpoint-every must be at least 1, got {checkpoint_every}")
+    kind = _training_kind(ctx, config, resume)
+    if kind == "dqn":
+        _train_dqn(ctx, config, resume, checkpoint_every, out_dir, runs_root, plot, quiet, json_out)
+        return
     from qlearn.tabular import job
 
+    extra = [name for name in DQN_ONLY if _given(ctx, name)]
+    if extra:
+        raise QlearnError(
+            f"--{extra[0].replace('_', '-')} is a DQN option; add --algo dqn "
+            "(tabular learners take --episodes, --alpha, --epsilon, ...)"
+        )
     given = {name: ctx.params[name] for name in CONFIG_OPTIONS if _given(ctx, name)}
     if from_log is not None:
         _train_from_log(given, from_log, passes, out_dir, runs_root, json_out)
@@ -244,17 +309,9 @@ def train(
         raise QlearnError("--passes only applies with --from-log LOG")
     if "snapshots" in given:
         given["snapshots"] = _episode_list(snapshots, "--snapshots")
-    if checkpoint_every is not None and checkpoint_every < 1:
-        raise QlearnError(f"--checkpoint-every must be at least 1, got {checkpoint_every}")
     if resume is not None:
-        if given or config is not None:
-            raise QlearnError(
-                "--resume continues a run exactly as it was configured; drop "
-                + ", ".join(f"--{k.replace('_', '-')}" for k in given or ["config"])
-            )
+        _refuse_with_resume(given, config, resume)
         run_dir = resume
-        if (run_dir / "summary.json").exists():
-            raise QlearnError(f"{run_dir} already finished; nothing to resume")
         cfg = job.resume_config(run_dir)
     else:
         cfg = _training_config(given, config)
@@ -275,6 +332,196 @@ def train(
         _print_json(info)
         return
     _print_tabular(run, info)
+
+
+def _refuse_with_resume(given: dict[str, Any], config: Path | None, run_dir: Path) -> None:
+    """--resume takes no other options, and only an unfinished run folder."""
+    if given or config is not None:
+        raise QlearnError(
+            "--resume continues a run exactly as it was configured; drop "
+            + ", ".join(f"--{k.replace('_', '-')}" for k in given or ["config"])
+        )
+    if (Path(run_dir) / "summary.json").exists():
+        raise QlearnError(f"{run_dir} already finished; nothing to resume")
+
+
+def _training_kind(ctx: typer.Context, config: Path | None, resume: Path | None) -> str:
+    """tabular or dqn: from the run being resumed, --algo, the config file, or (with no
+    algorithm named anywhere) the environment: finite worlds train tabular learners."""
+    from qlearn.experiment.config import load_config_file
+    from qlearn.experiment.runs import read_config
+
+    if resume is not None:
+        return "dqn" if read_config(resume).get("kind") == "dqn" else "tabular"
+    options = load_config_file(config) if config else {}
+    algo = ctx.params["algo"] if _given(ctx, "algo") else options.get("algo")
+    if algo is not None:
+        return "dqn" if algo == "dqn" else "tabular"
+    if any(_given(ctx, name) for name in DQN_ONLY):
+        return "dqn"
+    world = ctx.params["world"] if _given(ctx, "world") else options.get("world")
+    map_file = ctx.params["map_file"] if _given(ctx, "map_file") else options.get("map_file")
+    if map_file is not None or world is None:
+        return "tabular"
+    from qlearn.deep.train import family_of
+
+    try:
+        return "tabular" if family_of(world, None) == "finite" else "dqn"
+    except QlearnError:
+        return "tabular"  # the tabular path names the unknown world
+
+
+def _net_widths(text: str) -> list[int]:
+    try:
+        widths = [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise QlearnError(f"cannot read --net {text!r}; write layer widths like 64,64") from None
+    if not widths:
+        raise QlearnError("--net needs at least one layer width, e.g. 64,64")
+    return widths
+
+
+def _train_dqn(
+    ctx: typer.Context, config: Path | None, resume: Path | None, checkpoint_every: int | None,
+    out_dir: Path | None, runs_root: Path, plot: bool, quiet: bool, json_out: bool,
+) -> None:  # fmt: skip
+    """``train --algo dqn``: resolve the configuration, train chunk by chunk, report."""
+    from qlearn.deep import job
+    from qlearn.deep.train import resolve_config
+
+    extra = [name for name in TABULAR_ONLY if _given(ctx, name)]
+    if extra:
+        raise QlearnError(
+            f"--{extra[0].replace('_', '-')} does not apply to dqn "
+            "(it takes --steps, --lr, --final-eps, ...; see qlearn train --help)"
+        )
+    given = {name: ctx.params[name] for name in DQN_OPTIONS if _given(ctx, name)}
+    if "net" in given:
+        given["net"] = _net_widths(given["net"])
+    if resume is not None:
+        _refuse_with_resume(given, config, resume)
+        run_dir = resume
+        cfg = job.resume_config(run_dir)
+    else:
+        from qlearn.experiment.config import load_config_file
+
+        options = load_config_file(config) if config else {}
+        if "map_file" in given:
+            given["map_file"] = str(given["map_file"])
+            if "world" in given:
+                raise QlearnError("give either a world name or --map FILE, not both")
+            options["world"] = None
+        elif "world" in given:
+            options["map_file"] = None
+        options = {**options, **given, "algo": "dqn"}
+        source = f"config file {str(config)!r}" if config else "the command line"
+        cfg = resolve_config(options, source)
+        run_dir = out_dir or _new_run_dir(runs_root, cfg)
+        job.start(cfg, run_dir)
+    with _dqn_progress_bar(enabled=not (quiet or json_out)) as progress:
+        run = job.train(
+            cfg, run_dir, checkpoint_every=checkpoint_every, progress=progress,
+            resume=resume is not None,
+        )  # fmt: skip
+    info = job.finish(run, run_dir, plot=plot)
+    if json_out:
+        _print_json(info)
+        return
+    _print_dqn(run, info)
+
+
+def _print_dqn(run, info: dict[str, Any]) -> None:
+    cfg = run.config
+    net = "x".join(str(w) for w in cfg.net)
+    out.print(
+        f"[bold]{info['variant']}[/bold] on {info['world']} ({info['backend']}): "
+        f"{run.env_steps:,} steps x {cfg.seeds} seed(s), lr {cfg.lr:g}, batch {cfg.batch_size}, "
+        f"net {net}, gamma {cfg.discount:g}"
+    )
+    total = info["env_steps"]
+    out.print(
+        f"{total:,} environment steps in {info['train_seconds']:.1f} s "
+        f"({info['steps_per_second']:,} steps/s), plus {info['compile_seconds']:.1f} s compiling"
+    )
+    how = "greedy" if cfg.eval_epsilon == 0 else f"epsilon {cfg.eval_epsilon:g}"
+    out.print(
+        f"\nfinal evaluation ({cfg.eval_episodes} {how} episodes per seed, separate "
+        f"environments): mean {info['eval_mean']:.4g}"
+    )
+    header = ["seed", "eval mean", "eval std", "best eval"]
+    solved = "reward_threshold" in info
+    if solved:
+        header.append("first solved at step")
+    if "q" in info:
+        header += ["max |Q - Q*|", "optimal share"]
+    rows = []
+    for p in info["per_seed"]:
+        row = [
+            str(p["seed"]),
+            f"{p['eval_mean']:.4g}",
+            f"{p['eval_std']:.3g}",
+            f"{p['best_eval_mean']:.4g}",
+        ]
+        if solved:
+            row.append("-" if p["first_solved_step"] is None else f"{p['first_solved_step']:,}")
+        if "q" in info:
+            row += [f"{p['gap']:.4f}", f"{p['optimal_share']:.0%}"]
+        rows.append(row)
+    out.print(_table(header, rows))
+    if solved:
+        out.print(
+            f"{info['solved_seeds']}/{cfg.seeds} seed(s) solved (final evaluation >= "
+            f"{info['reward_threshold']:g})"
+        )
+    if "q" in info:
+        from qlearn.mdp import greedy_ties
+        from qlearn.textview import policy_grid, q_rows
+
+        mdp = run.target.mdp
+        ties = greedy_ties(run.q, mdp.legal, atol=0.0)
+        out.print()
+        out.print(
+            _table(
+                *q_rows(mdp, run.q, ties), title="Learned Q (network, mean over seeds; * = greedy)"
+            )
+        )
+        if mdp.layout is not None:
+            out.print("\nGreedy policy of the network:")
+            out.print(policy_grid(mdp, ties))
+        out.print(f"V*(start) = {info['v_star_start']:.4g}")
+    out.print(f"run folder: {info['run_dir']}")
+
+
+class _dqn_progress_bar:
+    """A progress bar on stderr over environment steps, with the last evaluation."""
+
+    def __init__(self, enabled: bool):
+        self.enabled = enabled and err.is_terminal
+        self.bar = None
+
+    def __enter__(self):
+        if not self.enabled:
+            return None
+        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self.bar = Progress(
+            TextColumn("training"), BarColumn(), TextColumn("{task.completed:,} steps"),
+            TimeElapsedColumn(), TextColumn("{task.fields[headline]}"), console=err,
+            transient=True,
+        )  # fmt: skip
+        self.bar.__enter__()
+        self.task = self.bar.add_task("train", total=None, headline="compiling")
+        return self.update
+
+    def update(self, done: int, total: int, history) -> None:
+        evals = history.arrays["eval_return"]
+        headline = f"eval mean {evals[:, -1].mean():.4g}" if evals.shape[1] else ""
+        self.bar.update(self.task, completed=done, total=total, headline=headline)
+
+    def __exit__(self, *exc):
+        if self.bar is not None:
+            self.bar.__exit__(*exc)
+        return False
 
 
 def _train_from_log(
@@ -416,7 +663,7 @@ def _training_config(given: dict[str, Any], config_file: Path | None):
 def _new_run_dir(root: Path, cfg) -> Path:
     from qlearn.experiment.runs import new_run_dir
 
-    name = Path(cfg.map_file).stem if cfg.map_file else str(cfg.world)
+    name = Path(cfg.map_file).stem if cfg.map_file else str(cfg.world).replace("/", "-")
     return new_run_dir(root, f"{name}-{cfg.algo}")
 
 
@@ -617,6 +864,50 @@ def plot(
         return
     for path in written:
         out.print(str(path), markup=False)
+
+
+@app.command(name="eval")
+def eval_run(
+    run_dir: Annotated[Path, typer.Argument(help="A run folder written by qlearn train.")],
+    episodes: Annotated[
+        int | None, typer.Option(help="Episodes per seed (default: the run's own).")
+    ] = None,
+    epsilon: Annotated[
+        float | None, typer.Option(help="Exploration while evaluating (default: greedy).")
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the evaluation episodes.")] = 0,
+    best: Annotated[
+        bool, typer.Option("--best", help="DQN: the parameters of the best evaluation.")
+    ] = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """Evaluate a saved run's policy on fresh episodes (greedy unless --epsilon)."""
+    from qlearn.experiment.evaluate import evaluate_run
+
+    with _status("evaluating", quiet=json_out):
+        info = evaluate_run(run_dir, episodes, epsilon, seed, best)
+    if json_out:
+        _print_json(info)
+        return
+    how = "greedy" if not info["epsilon"] else f"epsilon {info['epsilon']:g}"
+    out.print(
+        f"{info['world']}: {info['episodes']} {how} episode(s) per seed with the "
+        f"{info['parameters']} of {info['run_dir']} (evaluation seed {info['eval_seed']})"
+    )
+    header = ["seed", "mean return", "std", "mean length"]
+    exact = "exact_greedy_return" in info["per_seed"][0]
+    if exact:
+        header.append("exact greedy return")
+    rows = []
+    for p in info["per_seed"]:
+        row = [str(p["seed"]), f"{p['eval_mean']:.4g}", f"{p['eval_std']:.3g}",
+               f"{p['mean_length']:.4g}"]  # fmt: skip
+        if exact:
+            value = p["exact_greedy_return"]
+            row.append("never ends" if value is None else f"{value:.4g}")
+        rows.append(row)
+    out.print(_table(header, rows))
+    out.print(f"mean over seeds: {info['eval_mean']:.4g}")
 
 
 @app.command()

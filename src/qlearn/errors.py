@@ -12,10 +12,10 @@ class QlearnError(ValueError):
 class Interrupted(Exception):
     """Training stopped on Ctrl-C after saving a checkpoint it can be resumed from."""
 
-    def __init__(self, run_dir: object, episodes_done: int):
+    def __init__(self, run_dir: object, done: int, unit: str = "episodes"):
         super().__init__(
-            f"interrupted after {episodes_done} episodes; checkpoint saved. "
+            f"interrupted after {done:,} {unit}; checkpoint saved. "
             f"Resume with: qlearn train --resume {run_dir}"
         )
         self.run_dir = run_dir
-        self.episodes_done = episodes_done
+        self.episodes_done = done

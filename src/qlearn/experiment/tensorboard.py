@@ -63,3 +63,19 @@ def write_scalars(logdir: Path, series: Mapping[str, np.ndarray]) -> None:
                     writer.add_scalar(tag, float(value), global_step=int(step))
     finally:
         writer.close()
+
+
+def write_scalars_at(logdir: Path, series: Mapping[str, tuple[np.ndarray, np.ndarray]]) -> None:
+    """Like :func:`write_scalars`, with each series' own steps: ``tag -> (steps, values)``
+    (e.g. environment steps of a DQN run); NaN points are skipped, and series longer
+    than ``MAX_POINTS`` are bucket-averaged (reported at each bucket's last step)."""
+    writer = _summary_writer_class()(logdir=str(logdir), flush_secs=3600)
+    try:
+        for tag, (steps, values) in series.items():
+            last, means = bucket_means(values)
+            at = np.asarray(steps)[last - 1]
+            for step, value in zip(at, means, strict=True):
+                if math.isfinite(value):
+                    writer.add_scalar(tag, float(value), global_step=int(step))
+    finally:
+        writer.close()

@@ -112,3 +112,31 @@ def share_figure(
     ax.set_title(title, fontsize=10)
     fig.tight_layout()
     return fig
+
+
+def eval_curve_figure(
+    steps: np.ndarray,
+    per_seed: dict[str, np.ndarray],
+    title: str,
+    threshold: float | None = None,
+    ylabel: str = "evaluation return (mean of episodes)",
+) -> Figure:
+    """Evaluation return against environment steps: for each label, the mean over seeds
+    of an (N, K) array with its 95% band; ``threshold`` draws the solved line."""
+    fig = Figure(figsize=CURVE_SIZE, dpi=DPI)
+    ax = fig.subplots()
+    for k, (label, values) in enumerate(per_seed.items()):
+        mean, low, high = band(values)
+        color = COLORS[k % len(COLORS)]
+        ax.plot(steps, mean, color=color, lw=1.6, marker="o", ms=3,
+                label=f"{label} ({values.shape[0]} seeds)")  # fmt: skip
+        ax.fill_between(steps, low, high, color=color, alpha=0.2, lw=0)
+    if threshold is not None:
+        ax.axhline(threshold, color="black", ls="--", lw=1, label=f"solved ({threshold:g})")
+    ax.set_xlabel("environment steps (per seed)")
+    ax.set_ylabel(ylabel)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    ax.set_title(title, fontsize=10)
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,451 @@
+"""The end-to-end compiled DQN trainer for functional environments.
+
+PureJaxRL-style: acting, stepping the environments, storing transitions and learning
+all happen inside one jitted ``lax.scan``, and ``vmap`` runs many seeds in the same
+program. A run is cut into *chunks* of whole training iterations (an iteration is
+``train_freq`` vector steps of collection, then one training round); after each chunk
+the online network is evaluated greedily on separately seeded episodes. The chunk is
+compiled once and reused for every chunk of the run, which is also what makes
+checkpoints exact: the state between chunks is the whole state of the run.
+
+Schedules (epsilon, PER's beta, when learning starts) are functions of the iteration
+index, which is the same for every seed and is passed unbatched, so the branches on
+it stay real branches under ``vmap``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from qlearn.deep import replay as rb
+from qlearn.deep.dqn import (
+    DQN,
+    Learner,
+    UpdateStats,
+    epsilon_greedy,
+    make_optimizer,
+    masked_argmax,
+)
+from qlearn.deep.envs import FunctionalEnv
+from qlearn.deep.networks import QNetwork
+from qlearn.experiment.dqn_config import DQNConfig
+
+
+class RunState(NamedTuple):
+    """The whole state of one seed's run between two chunks."""
+
+    learner: Learner
+    replay: rb.Replay
+    env_state: Any  # one state per parallel environment
+    obs: jax.Array  # (E, *obs_shape) what the agent sees now
+    mask: jax.Array  # (E, A) legal actions now
+    episode_return: jax.Array  # (E,) return of the episodes in progress
+    episode_length: jax.Array  # (E,)
+    key: jax.Array  # training randomness
+    eval_key: jax.Array  # evaluation randomness (never mixed into training)
+
+
+class ChunkOutputs(NamedTuple):
+    """What one chunk reports, per seed (iterations that were not run hold NaN / 0)."""
+
+    finished_return: jax.Array  # (I, train_freq, E) return of each episode ending there, NaN
+    finished_length: jax.Array  # (I, train_freq, E) its length, 0 where none ended
+    loss: jax.Array  # (I,) mean loss of the iteration's gradient steps (NaN: none)
+    q_mean: jax.Array  # (I,) mean Q of the sampled actions
+    epsilon: jax.Array  # (I,) exploration rate at the iteration's last step
+    eval_return: jax.Array  # (eval_episodes,)
+    eval_length: jax.Array  # (eval_episodes,)
+    eval_start_value: jax.Array  # (eval_episodes,) max legal Q at each first observation
+
+
+@dataclass(frozen=True)
+class Plan:
+    """How a run is cut up: iterations, chunks between evaluations, total steps."""
+
+    steps_per_iteration: int
+    iterations: int
+    iterations_per_chunk: int
+    exploration_steps: int
+
+    @property
+    def chunks(self) -> int:
+        return -(-self.iterations // self.iterations_per_chunk)
+
+    @property
+    def env_steps(self) -> int:
+        return self.iterations * self.steps_per_iteration
+
+    def steps_after_chunk(self, chunk: int) -> int:
+        """Environment steps done once chunk ``chunk`` (0-based) has run."""
+        iterations = min(self.iterations, (chunk + 1) * self.iterations_per_chunk)
+        return iterations * self.steps_per_iteration
+
+
+def make_plan(cfg: DQNConfig) -> Plan:
+    """Whole iterations covering ``cfg.steps``; a chunk per evaluation interval."""
+    per_iteration = cfg.train_freq * cfg.num_envs
+    iterations = -(-cfg.steps // per_iteration)
+    every = cfg.eval_every or math.ceil(iterations * per_iteration / 10)
+    per_chunk = min(iterations, max(1, round(every / per_iteration)))
+    exploration = max(1, round(cfg.exploration_fraction * iterations * per_iteration))
+    return Plan(per_iteration, iterations, per_chunk, exploration)
+
+
+def make_dqn(cfg: DQNConfig, n_actions: int, torso: str, channels_first: bool, total_updates: int):
+    """The DQN functions for this configuration and environment shape."""
+    network = QNetwork(
+        n_actions=n_actions,
+        hidden=tuple(cfg.net),
+        dueling=cfg.dueling,
+        torso=torso,
+        channels_first=channels_first,
+    )
+    return DQN(
+        network=network,
+        optimizer=make_optimizer(cfg.lr, cfg.max_grad_norm, cfg.lr_end, total_updates),
+        gamma=cfg.discount,
+        batch_size=cfg.batch_size,
+        n_step=cfg.n_step,
+        double=cfg.double,
+        loss=cfg.loss,
+        per=cfg.per,
+        per_alpha=cfg.per_alpha,
+        per_eps=cfg.per_eps,
+        tau=cfg.tau,
+        target_update=cfg.target_update,
+    )
+
+
+def total_updates(cfg: DQNConfig, plan: Plan) -> int:
+    """Gradient steps in the whole run (for a decaying learning rate)."""
+    training = sum(
+        1
+        for it in range(plan.iterations)
+        if (it + 1) * plan.steps_per_iteration > cfg.learning_starts
+    )
+    return training * cfg.gradient_steps
+
+
+@dataclass(frozen=True, eq=False)
+class CompiledTrainer:
+    """A configuration compiled against a functional environment.
+
+    ``init(seed)`` and ``chunk(state, first_iteration)`` are pure and unbatched;
+    :meth:`batched` gives their jitted, seed-vmapped forms used by the job runner.
+    """
+
+    cfg: DQNConfig
+    env: FunctionalEnv
+    dqn: DQN
+    plan: Plan
+
+    # ---- schedules (functions of the environment step, the same for every seed) ----
+    def epsilon_at(self, step: jax.Array) -> jax.Array:
+        return optax.linear_schedule(
+            self.cfg.start_eps, self.cfg.final_eps, self.plan.exploration_steps
+        )(step)
+
+    def beta_at(self, step: jax.Array) -> jax.Array:
+        return optax.linear_schedule(self.cfg.per_beta, 1.0, self.plan.env_steps)(step)
+
+    # ---- pieces ----
+    def init(self, seed: jax.Array) -> RunState:
+        """A fresh run: initial parameters, an empty buffer, environments just reset."""
+        cfg, env = self.cfg, self.env
+        key = jax.random.PRNGKey(seed)
+        k_train, k_eval, k_params, k_reset = jax.random.split(key, 4)
+        obs, env_state = jax.vmap(env.reset)(jax.random.split(k_reset, cfg.num_envs))
+        learner = self.dqn.init(k_params, obs[0])
+        rows = rb.rows_for(cfg.buffer_size, cfg.num_envs)
+        replay = rb.init(rows, cfg.num_envs, env.obs_shape, obs.dtype, env.n_actions)
+        return RunState(
+            learner=learner,
+            replay=replay,
+            env_state=env_state,
+            obs=obs,
+            mask=jax.vmap(env.mask)(env_state),
+            episode_return=jnp.zeros(cfg.num_envs, jnp.float32),
+            episode_length=jnp.zeros(cfg.num_envs, jnp.int32),
+            key=k_train,
+            eval_key=k_eval,
+        )
+
+    def vector_step(self, run: RunState, epsilon: jax.Array):
+        """Act in every environment, store the transitions, reset finished episodes."""
+        env, E = self.env, self.cfg.num_envs
+        key, k_act, k_step, k_reset = jax.random.split(run.key, 4)
+        action = self.dqn.act(run.learner.online, run.obs, run.mask, k_act, epsilon)
+        next_obs, next_state, reward, terminated, truncated = jax.vmap(env.step)(
+            jax.random.split(k_step, E), run.env_state, action
+        )
+        done = terminated | truncated
+        next_mask = jax.vmap(env.mask)(next_state)
+        replay = rb.add(
+            run.replay,
+            rb.Transition(run.obs, action, reward, next_obs, terminated, done, next_mask),
+        )
+        reset_obs, reset_state = jax.vmap(env.reset)(jax.random.split(k_reset, E))
+
+        def pick(fresh, old):
+            where = done.reshape(done.shape + (1,) * (old.ndim - 1))
+            return jnp.where(where, fresh, old)
+
+        env_state = jax.tree.map(pick, reset_state, next_state)
+        ep_return = run.episode_return + reward
+        ep_length = run.episode_length + 1
+        finished = (jnp.where(done, ep_return, jnp.nan), jnp.where(done, ep_length, 0))
+        run = run._replace(
+            replay=replay,
+            env_state=env_state,
+            obs=pick(reset_obs, next_obs),
+            mask=jax.vmap(env.mask)(env_state),
+            episode_return=jnp.where(done, 0.0, ep_return),
+            episode_length=jnp.where(done, 0, ep_length),
+            key=key,
+        )
+        return run, finished
+
+    def iteration(self, run: RunState, it: jax.Array):
+        """``train_freq`` vector steps, then a training round once learning has started."""
+        cfg, plan = self.cfg, self.plan
+        before = it * plan.steps_per_iteration
+        after = before + plan.steps_per_iteration
+
+        def collect(run, j):
+            eps = self.epsilon_at(before + j * cfg.num_envs)
+            return self.vector_step(run, eps)
+
+        run, (ret, length) = jax.lax.scan(collect, run, jnp.arange(cfg.train_freq))
+        key, k_train = jax.random.split(run.key)
+
+        def learn(operands):
+            learner, replay = operands
+            return self.dqn.train_round(
+                learner, replay, k_train, before, after, cfg.gradient_steps, self.beta_at(after)
+            )
+
+        def wait(operands):
+            learner, replay = operands
+            nan = jnp.float32(jnp.nan)
+            return learner, replay, UpdateStats(nan, nan, nan)
+
+        learner, replay, stats = jax.lax.cond(
+            after > cfg.learning_starts, learn, wait, (run.learner, run.replay)
+        )
+        run = run._replace(learner=learner, replay=replay, key=key)
+        eps = self.epsilon_at(after - cfg.num_envs)
+        return run, (ret, length, stats.loss, stats.q_mean, eps)
+
+    def evaluate(self, params: Any, key: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
+        """Returns, lengths and start values (the network's max legal Q at the first
+        observation) of ``eval_episodes`` episodes on fresh environments, greedy (or
+        ``eval_epsilon``-greedy), each capped at the time limit."""
+        env, cfg, dqn = self.env, self.cfg, self.dqn
+
+        def episode(k):
+            k_reset, k_run = jax.random.split(k)
+            obs, state = env.reset(k_reset)
+
+            def alive(c):
+                return ~c[4] & (c[5] < env.max_episode_steps)
+
+            def body(c):
+                state, obs, key, ret, _, t = c
+                key, k_act, k_step = jax.random.split(key, 3)
+                q = dqn.q_values(params, obs[None])
+                mask = env.mask(state)[None]
+                if cfg.eval_epsilon > 0:
+                    a = epsilon_greedy(q, mask, k_act, cfg.eval_epsilon)[0]
+                else:
+                    a = masked_argmax(q, mask)[0].astype(jnp.int32)
+                obs, state, r, term, trunc = env.step(k_step, state, a)
+                return state, obs, key, ret + r, term | trunc, t + 1
+
+            start = (state, obs, k_run, jnp.float32(0.0), jnp.bool_(False), jnp.int32(0))
+            q0 = dqn.q_values(params, obs[None])[0]
+            value = jnp.max(jnp.where(env.mask(state), q0, -jnp.inf))
+            _, _, _, ret, _, t = jax.lax.while_loop(alive, body, start)
+            return ret, t, value
+
+        return jax.vmap(episode)(jax.random.split(key, cfg.eval_episodes))
+
+    def chunk(self, run: RunState, first_iteration: jax.Array, chunk_index: jax.Array):
+        """Run the chunk's iterations (those past the end of the run are skipped), then
+        evaluate the online network on episodes seeded by ``chunk_index``."""
+        plan, cfg = self.plan, self.cfg
+
+        def step(run, i):
+            it = first_iteration + i
+
+            def skip(run, it):
+                nan = jnp.full((), jnp.nan, jnp.float32)
+                shape = (cfg.train_freq, cfg.num_envs)
+                return run, (
+                    jnp.full(shape, jnp.nan, jnp.float32),
+                    jnp.zeros(shape, jnp.int32),
+                    nan,
+                    nan,
+                    nan,
+                )
+
+            return jax.lax.cond(it < plan.iterations, self.iteration, skip, run, it)
+
+        run, (ret, length, loss, q_mean, eps) = jax.lax.scan(
+            step, run, jnp.arange(plan.iterations_per_chunk)
+        )
+        evaluation = self.evaluate(
+            run.learner.online, jax.random.fold_in(run.eval_key, chunk_index)
+        )
+        return run, ChunkOutputs(ret, length, loss, q_mean, eps, *evaluation)
+
+    # ---- compiled, device-parallel forms ----
+    def parallel(self):
+        """(init, chunk) compiled with ``pmap``: one seed per CPU device (core), so a
+        group of seeds trains on all cores at once. ``chunk`` takes the group's state
+        (donated: its buffers are reused) and the chunk's 0-based index."""
+        per_chunk = self.plan.iterations_per_chunk
+
+        def run_chunk(run, index):
+            return self.chunk(run, index * per_chunk, index)
+
+        init = jax.pmap(self.init)
+        return init, jax.pmap(run_chunk, in_axes=(0, None), donate_argnums=0)
+
+
+def make_trainer(cfg: DQNConfig, env: FunctionalEnv) -> CompiledTrainer:
+    """Compile-ready trainer for ``cfg`` on a functional environment."""
+    plan = make_plan(cfg)
+    dqn = make_dqn(cfg, env.n_actions, env.torso, False, total_updates(cfg, plan))
+    return CompiledTrainer(cfg, env, dqn, plan)
+
+
+def make_train(cfg: DQNConfig, env: FunctionalEnv):
+    """PureJaxRL-style: ``train(seed) -> (final RunState, ChunkOutputs stacked over
+    chunks)``, the whole run as one pure function. ``jax.jit(jax.vmap(train))(seeds)``
+    trains many seeds in one program."""
+    trainer = make_trainer(cfg, env)
+    per_chunk = trainer.plan.iterations_per_chunk
+
+    def train(seed: jax.Array):
+        def one(run, index):
+            return trainer.chunk(run, index * per_chunk, index)
+
+        return jax.lax.scan(one, trainer.init(seed), jnp.arange(trainer.plan.chunks))
+
+    return train
+
+
+class CompiledBackend:
+    """Drives a :class:`CompiledTrainer` for every seed, a chunk per call, and turns
+    its outputs into host-side :class:`~qlearn.deep.train.ChunkRecord`s.
+
+    Seeds run in groups of one per CPU device (qlearn gives JAX one device per core,
+    see :mod:`qlearn.deep`), every seed in the same one-seed-per-device program, so a
+    seed's numbers are the same alone or among others. A group with fewer seeds than
+    devices is filled with extra seeds whose results are dropped: the core they use
+    would otherwise sit idle.
+    """
+
+    def __init__(self, cfg: DQNConfig, target) -> None:
+        from qlearn.deep.envs import finite_env, gymnax_env
+
+        if target.mdp is not None:
+            env = finite_env(target.mdp, cfg.max_steps)
+        else:
+            env = gymnax_env(str(cfg.world))
+        self.cfg = cfg
+        self.trainer = make_trainer(cfg, env)
+        self.plan = self.trainer.plan
+        self.chunks = self.plan.chunks
+        self.env_steps = self.plan.env_steps
+        self.steps_per_iteration = self.plan.steps_per_iteration
+        self.devices = jax.local_device_count()
+        self.groups = -(-cfg.seeds // self.devices)
+        padded = self.groups * self.devices
+        self.seed_ids = np.arange(cfg.seed, cfg.seed + padded, dtype=np.int32)
+        self._init, self._chunk = self.trainer.parallel()
+        self._compiled = None
+
+    def _group_seeds(self, g: int) -> np.ndarray:
+        return self.seed_ids[g * self.devices : (g + 1) * self.devices]
+
+    def fresh(self) -> list:
+        """One state per group of seeds (leading axis: device)."""
+        return [self._init(self._group_seeds(g)) for g in range(self.groups)]
+
+    def compile(self, state: list) -> float:
+        """Compile the chunk for these shapes; returns the seconds it took."""
+        import time
+
+        began = time.perf_counter()
+        self._compiled = self._chunk.lower(state[0], 0).compile()
+        return time.perf_counter() - began
+
+    def _gather(self, trees: list):
+        """Per-group trees (leading axis: device) -> one tree over the real seeds."""
+        n = self.cfg.seeds
+        host = [jax.device_get(t) for t in trees]
+        return jax.tree.map(lambda *xs: np.concatenate(xs, axis=0)[:n], *host)
+
+    def run_chunk(self, state: list, index: int):
+        from qlearn.deep.train import ChunkRecord
+
+        outs = []
+        for g in range(self.groups):
+            state[g], out = self._compiled(state[g], index)
+            outs.append(out)
+        out = self._gather(outs)
+        plan, cfg = self.plan, self.cfg
+        first = index * plan.iterations_per_chunk
+        ran = min(plan.iterations_per_chunk, plan.iterations - first)
+        # finished_return: (N, I, F, E); the environment step each vector step ends at
+        ret = np.asarray(out.finished_return)[:, :ran]
+        length = np.asarray(out.finished_length)[:, :ran]
+        it = np.arange(first, first + ran)[:, None]
+        j = np.arange(cfg.train_freq)[None, :]
+        step_at = (it * plan.steps_per_iteration + (j + 1) * cfg.num_envs)[..., None]
+        step_at = np.broadcast_to(step_at, ret.shape[1:])
+        seed_idx, i_idx, f_idx, e_idx = np.nonzero(np.isfinite(ret))
+        trained = (it[:, 0] + 1) * plan.steps_per_iteration > cfg.learning_starts
+        record = ChunkRecord(
+            episode_seed=seed_idx,
+            episode_step=step_at[i_idx, f_idx, e_idx],
+            episode_return=ret[seed_idx, i_idx, f_idx, e_idx],
+            episode_length=length[seed_idx, i_idx, f_idx, e_idx],
+            trained=trained,
+            loss=np.asarray(out.loss)[:, :ran],
+            q_mean=np.asarray(out.q_mean)[:, :ran],
+            epsilon=np.asarray(out.epsilon)[:, :ran],
+            eval_return=np.asarray(out.eval_return),
+            eval_length=np.asarray(out.eval_length),
+            eval_start_value=np.asarray(out.eval_start_value),
+            steps_done=plan.steps_after_chunk(index),
+        )
+        return state, record
+
+    def state_arrays(self, state: list) -> dict:
+        """Every seed's state (the filler seeds included), leading axis: seed."""
+        from qlearn.deep.checkpoint import flatten
+
+        host = [jax.device_get(t) for t in state]
+        return flatten(jax.tree.map(lambda *xs: np.concatenate(xs, axis=0), *host), "state/")
+
+    def load_state(self, arrays: dict, source: str) -> list:
+        from qlearn.deep.checkpoint import unflatten
+
+        template = jax.eval_shape(jax.vmap(self.trainer.init), self.seed_ids)
+        whole = unflatten(template, arrays, source, prefix="state/")
+        d = self.devices
+        return [
+            jax.tree.map(lambda x, g=g: x[g * d : (g + 1) * d], whole) for g in range(self.groups)
+        ]
+
+    def online_params(self, state: list):
+        return self._gather([s.learner.online for s in state])

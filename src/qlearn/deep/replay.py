@@ -1,0 +1,194 @@
+"""Experience replay as a pytree of arrays: uniform or prioritized, with n-step returns.
+
+The buffer holds ``rows`` time steps of ``num_envs`` parallel environments, shape
+``(rows, envs, ...)``, written one row per vector step as a ring. Because each
+environment's transitions stay in time order down its column, an n-step return is read
+at sampling time by walking down the column from the sampled row, stopping at the end
+of an episode or at the newest row written; nothing is precomputed, so ``n`` can be
+any size and transitions are stored once.
+
+All functions are pure (new buffers come back, nothing is mutated) and jit-friendly.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+
+class Replay(NamedTuple):
+    """The stored transitions, their priorities, and the ring's write position."""
+
+    obs: jax.Array  # (rows, envs, *obs_shape)
+    action: jax.Array  # (rows, envs) int32
+    reward: jax.Array  # (rows, envs) float32
+    next_obs: jax.Array  # (rows, envs, *obs_shape) the real next observation
+    terminated: jax.Array  # (rows, envs) bool: no value after this step
+    done: jax.Array  # (rows, envs) bool: the episode ended (terminated or truncated)
+    next_mask: jax.Array  # (rows, envs, A) bool: legal actions at next_obs
+    priority: jax.Array  # (rows, envs) float32, |TD error| + eps (prioritized replay)
+    written: jax.Array  # () int32: rows written so far (the next row is written % rows)
+    max_priority: jax.Array  # () float32: given to every new transition
+
+
+class Transition(NamedTuple):
+    """One vector step of ``envs`` environments, as stored (leading axis: envs)."""
+
+    obs: jax.Array
+    action: jax.Array
+    reward: jax.Array
+    next_obs: jax.Array
+    terminated: jax.Array
+    done: jax.Array
+    next_mask: jax.Array
+
+
+class Batch(NamedTuple):
+    """Sampled n-step transitions, ready for the loss (leading axis: batch)."""
+
+    obs: jax.Array  # (B, *obs_shape)
+    action: jax.Array  # (B,)
+    n_return: jax.Array  # (B,) sum of discounted rewards over the m <= n steps used
+    bootstrap_obs: jax.Array  # (B, *obs_shape) observation after those m steps
+    bootstrap_mask: jax.Array  # (B, A) its legal actions
+    discount: jax.Array  # (B,) gamma^m, or 0 when the episode terminated within them
+    weight: jax.Array  # (B,) importance-sampling weight (1 for uniform replay)
+    row: jax.Array  # (B,) where each sample sits, to update its priority
+    env: jax.Array  # (B,)
+
+
+def rows_for(buffer_size: int, num_envs: int) -> int:
+    """Rows of the ring that hold at least ``buffer_size`` transitions."""
+    return -(-buffer_size // num_envs)
+
+
+def init(rows: int, num_envs: int, obs_shape: tuple[int, ...], obs_dtype, n_actions: int) -> Replay:
+    """An empty buffer."""
+    shape = (rows, num_envs)
+    return Replay(
+        obs=jnp.zeros(shape + tuple(obs_shape), obs_dtype),
+        action=jnp.zeros(shape, jnp.int32),
+        reward=jnp.zeros(shape, jnp.float32),
+        next_obs=jnp.zeros(shape + tuple(obs_shape), obs_dtype),
+        terminated=jnp.zeros(shape, bool),
+        done=jnp.zeros(shape, bool),
+        next_mask=jnp.zeros(shape + (n_actions,), bool),
+        priority=jnp.zeros(shape, jnp.float32),
+        written=jnp.int32(0),
+        max_priority=jnp.float32(1.0),
+    )
+
+
+def add(replay: Replay, t: Transition) -> Replay:
+    """Write one vector step into the next row (overwriting the oldest when full)."""
+    row = replay.written % replay.action.shape[0]
+
+    def put(store, value):
+        return store.at[row].set(value.astype(store.dtype))
+
+    return replay._replace(
+        obs=put(replay.obs, t.obs),
+        action=put(replay.action, t.action),
+        reward=put(replay.reward, t.reward),
+        next_obs=put(replay.next_obs, t.next_obs),
+        terminated=put(replay.terminated, t.terminated),
+        done=put(replay.done, t.done),
+        next_mask=put(replay.next_mask, t.next_mask),
+        priority=replay.priority.at[row].set(replay.max_priority),
+        written=replay.written + 1,
+    )
+
+
+def size(replay: Replay) -> jax.Array:
+    """Transitions stored (rows filled x envs)."""
+    rows, envs = replay.action.shape
+    return jnp.minimum(replay.written, rows) * envs
+
+
+def _draw_uniform(replay: Replay, key: jax.Array, batch_size: int):
+    rows, envs = replay.action.shape
+    filled = jnp.minimum(replay.written, rows)
+    flat = jax.random.randint(key, (batch_size,), 0, filled * envs)
+    return flat, jnp.ones(batch_size, jnp.float32)
+
+
+def _draw_prioritized(replay: Replay, key: jax.Array, batch_size: int, alpha, beta):
+    """Proportional prioritized sampling (Schaul et al., 2016), stratified over the batch:
+    P(i) = p_i^alpha / sum p^alpha, weights (N P(i))^-beta normalised by the batch max."""
+    rows, envs = replay.action.shape
+    filled_rows = jnp.minimum(replay.written, rows)
+    live = (jnp.arange(rows) < filled_rows)[:, None]
+    p = jnp.where(live, replay.priority, 0.0).reshape(-1) ** alpha  # (rows * envs,)
+    cum = jnp.cumsum(p)
+    total = cum[-1]
+    u = (jnp.arange(batch_size) + jax.random.uniform(key, (batch_size,))) / batch_size
+    flat = jnp.searchsorted(cum, u * total, side="right")
+    flat = jnp.clip(flat, 0, filled_rows * envs - 1)
+    prob = p[flat] / total
+    n = (filled_rows * envs).astype(jnp.float32)
+    weight = (n * prob) ** (-beta)
+    return flat, weight / weight.max()
+
+
+def sample(
+    replay: Replay,
+    key: jax.Array,
+    batch_size: int,
+    *,
+    n_step: int = 1,
+    gamma: float = 0.99,
+    prioritized: bool = False,
+    alpha: float = 0.6,
+    beta: float | jax.Array = 0.4,
+) -> Batch:
+    """A batch of n-step transitions (call only once the buffer holds something).
+
+    The return from row t sums ``gamma^k r_{t+k}`` for k < m, where m <= n stops early at
+    the end of an episode or at the newest row written (a shorter return is still a
+    correct target), and bootstraps from the observation after step t+m-1 with
+    ``gamma^m``, or not at all if the episode terminated there.
+    """
+    rows, envs = replay.action.shape
+    if prioritized:
+        flat, weight = _draw_prioritized(replay, key, batch_size, alpha, beta)
+    else:
+        flat, weight = _draw_uniform(replay, key, batch_size)
+    row, env = flat // envs, flat % envs
+    newest = (replay.written - 1) % rows
+    newer = (newest - row) % rows  # rows written after the sampled one, in the same column
+
+    n_return = jnp.zeros(batch_size, jnp.float32)
+    discount = jnp.ones(batch_size, jnp.float32)  # gamma^k before step k
+    last = row  # the row whose next_obs is bootstrapped from
+    bootstrap = jnp.zeros(batch_size, jnp.float32)
+    active = jnp.ones(batch_size, bool)
+    for k in range(n_step):  # n is static and small: unrolled
+        r_k = (row + k) % rows
+        n_return = n_return + jnp.where(active, discount * replay.reward[r_k, env], 0.0)
+        last = jnp.where(active, r_k, last)
+        ends = replay.terminated[r_k, env]
+        bootstrap = jnp.where(active, jnp.where(ends, 0.0, discount * gamma), bootstrap)
+        discount = discount * gamma
+        active = active & ~replay.done[r_k, env] & (k + 1 <= newer)
+    return Batch(
+        obs=replay.obs[row, env],
+        action=replay.action[row, env],
+        n_return=n_return,
+        bootstrap_obs=replay.next_obs[last, env],
+        bootstrap_mask=replay.next_mask[last, env],
+        discount=bootstrap,
+        weight=weight,
+        row=row,
+        env=env,
+    )
+
+
+def update_priorities(replay: Replay, batch: Batch, td_error: jax.Array, eps: float) -> Replay:
+    """Set the sampled transitions' priorities to ``|td_error| + eps``."""
+    new = jnp.abs(td_error).astype(jnp.float32) + eps
+    return replay._replace(
+        priority=replay.priority.at[batch.row, batch.env].set(new),
+        max_priority=jnp.maximum(replay.max_priority, new.max()),
+    )

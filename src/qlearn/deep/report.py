@@ -1,0 +1,314 @@
+"""What a DQN run reports: the headline summary (``--json``) and its run folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+import qlearn
+from qlearn.deep.checkpoint import flatten
+from qlearn.deep.train import DQNRun
+from qlearn.experiment.runs import atomic_write_text, save_npz
+from qlearn.textview import json_number, policy_dict, q_dict, v_dict
+
+
+def reward_threshold(world: str | None) -> float | None:
+    """The return at which Gymnasium calls an environment solved (CartPole-v1: 475)."""
+    import gymnasium as gym
+
+    try:
+        spec = gym.spec(str(world))
+    except Exception:  # not a Gymnasium id (a qlearn world, MinAtar)
+        return None
+    return spec.reward_threshold
+
+
+def variant_name(cfg) -> str:
+    """``dqn``, or e.g. ``double dueling 3-step PER dqn``."""
+    parts = [name for name, on in (("double", cfg.double), ("dueling", cfg.dueling)) if on]
+    if cfg.n_step > 1:
+        parts.append(f"{cfg.n_step}-step")
+    if cfg.per:
+        parts.append("PER")
+    return " ".join([*parts, "dqn"])
+
+
+def finite_report(run: DQNRun) -> dict[str, Any]:
+    """On a finite world: the learned Q (mean over seeds) against the exact Q*."""
+    from qlearn.mdp import greedy_ties, policy_return, tie_policy
+
+    mdp, sol = run.target.mdp, run.solution
+    live = ~mdp.terminal[:, None] & mdp.legal
+    per_seed = []
+    for q in run.q_per_seed:
+        gap = float(np.abs(np.where(live, q - sol.q, 0.0)).max())
+        greedy = greedy_ties(q, mdp.legal, atol=0.0)
+        optimal = [bool(np.all(sol.policy[s][greedy[s]])) for s in np.flatnonzero(~mdp.terminal)]
+        ret = policy_return(mdp, tie_policy(q, mdp.legal), sol.gamma)
+        per_seed.append(
+            {
+                "gap": json_number(gap),
+                "optimal_share": json_number(float(np.mean(optimal))),
+                "greedy_return": None
+                if ret.undiscounted is None
+                else json_number(ret.undiscounted),
+                "q": q_dict(mdp, q),
+            }
+        )
+    q = run.q
+    return {
+        "q": q_dict(mdp, q),
+        "v": v_dict(mdp, np.where(mdp.legal, q, -np.inf).max(axis=1)),
+        "policy": policy_dict(mdp, greedy_ties(q, mdp.legal, atol=0.0)),
+        "q_star": q_dict(mdp, sol.q),
+        "v_star_start": json_number(float(mdp.start @ sol.v)),
+        "per_seed_finite": per_seed,
+    }
+
+
+def summary(run: DQNRun) -> dict[str, Any]:
+    """The headline numbers of a run: the object ``qlearn train --algo dqn --json`` prints."""
+    cfg = run.config
+    final = run.final_eval  # (N, M)
+    threshold = reward_threshold(cfg.world) if run.target.mdp is None else None
+    per_seed = []
+    for k, seed in enumerate(run.seeds):
+        means = run.eval_returns[k].mean(axis=1)
+        entry = {
+            "seed": seed,
+            "eval_mean": json_number(float(final[k].mean())),
+            "eval_std": json_number(float(final[k].std())),
+            "start_value": json_number(float(run.start_values[k, -1])),
+            "best_eval_mean": json_number(float(run.best_eval[0][k])),
+            "best_step": int(run.best_eval[1][k]),
+            "env_steps": run.env_steps,
+        }
+        if threshold is not None:
+            solved = np.flatnonzero(means >= threshold)
+            entry["first_solved_step"] = int(run.eval_steps[solved[0]]) if solved.size else None
+        per_seed.append(entry)
+    out: dict[str, Any] = {
+        "kind": "dqn",
+        "world": run.target.name,
+        "algo": cfg.algo,
+        "variant": variant_name(cfg),
+        "backend": run.target.backend,
+        "gamma": cfg.discount,
+        "steps": cfg.steps,
+        "seeds": cfg.seeds,
+        "seed": cfg.seed,
+        "eval_episodes": cfg.eval_episodes,
+        "eval_epsilon": cfg.eval_epsilon,
+        "eval_mean": json_number(float(final.mean())),
+        "eval_steps": [int(s) for s in run.eval_steps],
+        "curve": [json_number(float(x)) for x in run.curve],
+        "start_value_curve": [json_number(float(x)) for x in run.start_values.mean(axis=0)],
+        "per_seed": per_seed,
+    }
+    if threshold is not None:
+        out["reward_threshold"] = threshold
+        out["solved_seeds"] = int(sum(final.mean(axis=1) >= threshold))
+    if run.target.mdp is not None:
+        finite = finite_report(run)
+        for k, entry in enumerate(finite.pop("per_seed_finite")):
+            per_seed[k].update(entry)
+        out.update(finite)
+    out.update(
+        {
+            "env_steps": run.env_steps * cfg.seeds,
+            "train_seconds": round(run.train_seconds, 6),
+            "compile_seconds": round(run.compile_seconds, 6),
+            "steps_per_second": round(run.env_steps * cfg.seeds / max(run.train_seconds, 1e-9)),
+            "qlearn_version": qlearn.__version__,
+        }
+    )
+    return out
+
+
+def evaluations(run: DQNRun) -> pd.DataFrame:
+    """One row per evaluation episode: seed, step, episode, return, length."""
+    ret, length = run.eval_returns, run.history.arrays["eval_length"]
+    n, k, m = ret.shape
+    return pd.DataFrame(
+        {
+            "seed": np.repeat(run.seeds, k * m),
+            "step": np.tile(np.repeat(run.eval_steps, m), n),
+            "episode": np.tile(np.arange(1, m + 1), n * k),
+            "return": ret.ravel(),
+            "length": length.ravel(),
+        }
+    )
+
+
+def tensorboard_series(run: DQNRun) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Curves (mean over seeds) against environment steps, for TensorBoard."""
+    a = run.history.arrays
+    n_iter = a["loss"].shape[1]
+    per_iteration = run.env_steps // max(1, n_iter)
+    it_steps = (np.arange(n_iter) + 1) * per_iteration
+    loss = np.where(a["trained"][None], a["loss"], np.nan)
+    series = {
+        "eval/return": (run.eval_steps, run.curve),
+        "train/loss": (it_steps, column_nanmean(loss)),
+        "train/q_mean": (it_steps, column_nanmean(a["q_mean"])),
+        "train/epsilon": (it_steps, a["epsilon"].mean(axis=0)),
+        "train/learning_rate": (it_steps, learning_rates(run, n_iter)),
+    }
+    episodes = run.episodes.sort_values("step")
+    if len(episodes):
+        grouped = episodes.groupby("step")
+        series["episode/return"] = (
+            grouped.size().index.to_numpy(),
+            grouped["return"].mean().to_numpy(),
+        )
+        series["episode/length"] = (
+            grouped.size().index.to_numpy(),
+            grouped["length"].mean().to_numpy(),
+        )
+    return series
+
+
+def column_nanmean(x: np.ndarray) -> np.ndarray:
+    """Mean over seeds (rows) of the finite entries of each column; NaN where none."""
+    finite = np.isfinite(x)
+    counts = finite.sum(axis=0)
+    sums = np.where(finite, x, 0.0).sum(axis=0)
+    return np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
+
+
+def learning_rates(run: DQNRun, n_iter: int) -> np.ndarray:
+    """The learning rate in force at each iteration (constant, or decaying linearly)."""
+    cfg = run.config
+    if cfg.lr_end is None:
+        return np.full(n_iter, cfg.lr)
+    a = run.history.arrays
+    updates = np.cumsum(a["trained"]) * cfg.gradient_steps
+    total = max(1, int(updates[-1])) if n_iter else 1
+    frac = np.clip(updates / total, 0, 1)
+    return cfg.lr + frac * (cfg.lr_end - cfg.lr)
+
+
+def figures(run: DQNRun) -> dict[str, bytes]:
+    """The run's figures as PNG bytes: the evaluation curve, and on finite worlds the
+    learned values next to the exact ones."""
+    from qlearn.viz.curves import eval_curve_figure
+    from qlearn.viz.png import figure_png
+
+    cfg = run.config
+    threshold = reward_threshold(cfg.world) if run.target.mdp is None else None
+    label = variant_name(cfg)
+    pngs = {
+        "curve.png": figure_png(
+            eval_curve_figure(
+                run.eval_steps,
+                {label: run.eval_returns.mean(axis=2)},
+                f"{label} on {run.target.name}: {cfg.eval_episodes} evaluation episodes "
+                f"({'greedy' if cfg.eval_epsilon == 0 else f'epsilon {cfg.eval_epsilon:g}'})",
+                threshold,
+            )
+        )
+    }
+    mdp = run.target.mdp
+    if mdp is not None and mdp.layout is not None:
+        from qlearn.viz.grid import q_figure, value_figure
+
+        learned = np.where(mdp.legal, run.q, -np.inf)
+        pngs["values.png"] = figure_png(
+            value_figure(mdp, {"learned (DQN)": learned, "Q*": run.solution.q})
+        )
+        pngs["q_values.png"] = figure_png(q_figure(mdp, {"learned (DQN)": learned}))
+    return pngs
+
+
+CAPTIONS = {
+    "curve.png": "Greedy evaluation return at each evaluation: mean over seeds with a 95% "
+    "band (mean +- 1.96 SE); the dashed line is the return Gymnasium calls solved.",
+    "values.png": "Brightness = value of the best action (max over the network's outputs); "
+    "arrows = greedy actions; the network next to the exact answer.",
+    "q_values.png": "The network's Q value of each door, in its triangle; bold = greedy.",
+}
+
+
+def headline(info: dict[str, Any]) -> dict[str, Any]:
+    out = {
+        "environment": info["world"],
+        "algorithm": info["variant"],
+        "backend": info["backend"],
+        "steps x seeds": f"{info['steps']} x {info['seeds']}",
+        "final evaluation return (mean over seeds)": info["eval_mean"],
+    }
+    if "solved_seeds" in info:
+        out[f"seeds solved (>= {info['reward_threshold']:g})"] = (
+            f"{info['solved_seeds']}/{info['seeds']}"
+        )
+    if "q" in info:
+        out["max |Q - Q*| per seed"] = ", ".join(f"{p['gap']:.3g}" for p in info["per_seed"])
+        out["V*(start)"] = info["v_star_start"]
+    out["environment steps (all seeds)"] = info["env_steps"]
+    out["training seconds"] = info["train_seconds"]
+    out["compile seconds"] = info["compile_seconds"]
+    return out
+
+
+def dqn_report(info: dict[str, Any], config: dict[str, Any], metrics: pd.DataFrame,
+               pngs: dict[str, bytes]) -> str:  # fmt: skip
+    """report.html: headline numbers, figures, configuration, per-evaluation table."""
+    from qlearn.viz import report as html
+
+    per_eval = metrics.groupby("step", as_index=False)[
+        ["eval_mean", "eval_std", "train_return", "train_episodes", "loss", "q_mean", "epsilon"]
+    ].mean()
+    return html.page(
+        f"qlearn: {info['variant']} on {info['world']}",
+        f"run folder {info.get('run_dir', '')}; qlearn {info['qlearn_version']}",
+        [
+            html.section("Headline numbers", html.key_values(headline(info), "headline")),
+            html.figures_section("Figures", pngs, CAPTIONS),
+            html.section("Configuration", html.key_values(config)),
+            html.section("Per evaluation (mean over seeds)", html.frame_table(per_eval)),
+        ],
+    )
+
+
+def params_arrays(run: DQNRun, best: bool = False) -> dict[str, np.ndarray]:
+    """The final (or best-evaluated) online parameters of every seed (leading axis:
+    seed), by leaf path."""
+    params = run.best_params if best else run.params
+    return {**flatten(params, prefix="online/"), "seeds": np.asarray(run.seeds)}
+
+
+def write_dqn_results(run: DQNRun, folder: Path, info: dict[str, Any], config: dict[str, Any],
+                      plot: bool = False) -> dict[str, bytes]:  # fmt: skip
+    """Write a finished run's tables, parameters, TensorBoard events, figures (PNG files
+    with ``plot``) and report.html into ``folder``; the caller writes summary.json last."""
+    from qlearn.experiment.tensorboard import write_scalars_at
+    from qlearn.tabular.report import write_figures
+
+    folder = Path(folder)
+    fmt = "%.10g"
+    atomic_write_text(folder / "metrics.csv", run.metrics.to_csv(index=False, float_format=fmt))
+    atomic_write_text(folder / "episodes.csv", run.episodes.to_csv(index=False, float_format=fmt))
+    atomic_write_text(folder / "evals.csv", evaluations(run).to_csv(index=False, float_format=fmt))
+    save_npz(folder / "params.npz", params_arrays(run))
+    save_npz(folder / "best.npz", params_arrays(run, best=True))
+    if run.q_per_seed is not None:
+        mdp = run.target.mdp
+        save_npz(
+            folder / "tables.npz",
+            {
+                "q": run.q_per_seed,
+                "q_star": run.solution.q,
+                "v_star": run.solution.v,
+                "seeds": np.asarray(run.seeds),
+                "state_names": np.asarray(mdp.state_names),
+                "action_names": np.asarray(mdp.action_names),
+            },
+        )
+    write_scalars_at(folder, tensorboard_series(run))
+    pngs = figures(run)
+    write_figures(folder, pngs, plot)
+    atomic_write_text(folder / "report.html", dqn_report(info, config, run.metrics, pngs))
+    return pngs

@@ -1,0 +1,505 @@
+"""Train the DQN family: resolve the environment, drive the trainer chunk by chunk,
+and collect what it reports into a :class:`DQNRun`.
+
+Where a run goes is decided once (:func:`resolve_target`): qlearn's finite worlds and
+gymnax's environments run in the compiled trainer (:mod:`qlearn.deep.compiled`);
+any other Gymnasium environment, Atari included, in the host loop
+(:mod:`qlearn.deep.host`). Both are driven the same way, a chunk (one evaluation
+interval) at a time, which is where progress, checkpoints, Ctrl-C and the check for
+numerical trouble happen.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any, Protocol
+
+import numpy as np
+import pandas as pd
+
+from qlearn.errors import QlearnError
+from qlearn.experiment.config import config_from_mapping
+from qlearn.experiment.dqn_config import DQNConfig, env_defaults
+from qlearn.mdp import FiniteMDP, Solution
+
+FAMILIES = ("finite", "gymnax", "minatar", "atari", "gymnasium")
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where a configuration trains: the environment's family and the trainer used."""
+
+    name: str
+    family: str
+    backend: str  # compiled or gymnasium
+    mdp: FiniteMDP | None = None
+
+
+def _finite_mdp(world: str | None, map_file: str | None, gamma=None) -> FiniteMDP | None:
+    """The MDP of a qlearn world, map file or toy_text id; None if it is not finite."""
+    from qlearn.envs.registry import builtin_worlds, load_world, resolve_gym_id, toy_text_ids
+
+    if map_file is not None:
+        return load_world(None, map_file=map_file, gamma=gamma)
+    gym_id = resolve_gym_id(world) if world else None
+    if world in builtin_worlds() or (gym_id is not None and gym_id in toy_text_ids()):
+        return load_world(world, gamma=gamma)
+    return None
+
+
+def family_of(world: str | None, map_file: str | None) -> str:
+    """finite, gymnax, minatar, atari or gymnasium (raises for an unknown name)."""
+    from qlearn.deep.envs import GYMNAX_ENVS
+
+    if map_file is not None or _finite_mdp(world, None) is not None:
+        return "finite"
+    if world in GYMNAX_ENVS:
+        return "minatar" if world.endswith("-MinAtar") else "gymnax"
+    from qlearn.deep.host import gym_env_id, is_atari
+
+    gym_id = gym_env_id(world)
+    if gym_id is None:
+        from qlearn.envs.registry import builtin_worlds
+
+        raise QlearnError(
+            f"unknown environment {world!r}; choose a qlearn world "
+            f"({', '.join(builtin_worlds())}), a gymnax id ({', '.join(GYMNAX_ENVS)}), "
+            "or any registered Gymnasium id such as ALE/Pong-v5"
+        )
+    return "atari" if is_atari(gym_id) else "gymnasium"
+
+
+def resolve_target(cfg: DQNConfig, mdp: FiniteMDP | None = None) -> Target:
+    """The environment family of ``cfg`` and the trainer that serves it (``mdp``: train
+    on this finite world instead of the one ``cfg`` names)."""
+    family = "finite" if mdp is not None else family_of(cfg.world, cfg.map_file)
+    compiled_ok = family in ("finite", "gymnax", "minatar")
+    backend = cfg.backend
+    if backend == "auto":
+        backend = "compiled" if compiled_ok else "gymnasium"
+    if backend == "compiled" and not compiled_ok:
+        raise QlearnError(
+            f"{cfg.world} has no functional (JAX) version; use --backend gymnasium "
+            "(the default for it)"
+        )
+    if backend == "gymnasium" and family == "minatar":
+        raise QlearnError(f"{cfg.world} exists only in gymnax; use --backend compiled")
+    if mdp is not None:
+        mdp = mdp.with_gamma(cfg.gamma)
+    elif family == "finite":
+        mdp = _finite_mdp(cfg.world, cfg.map_file, cfg.gamma)
+    name = mdp.name if mdp is not None else str(cfg.world)
+    return Target(name, family, backend, mdp)
+
+
+def resolve_config(options: dict[str, Any], source: str = "the command line") -> DQNConfig:
+    """A validated DQNConfig: the tuned settings for the environment, then ``options``."""
+    world = options.get("world", DQNConfig.world)
+    map_file = options.get("map_file")
+    if map_file is not None:
+        world = None
+    family = family_of(world, map_file)
+    merged = {**env_defaults(world, family), **options}
+    if map_file is not None:
+        merged["world"] = None
+    cfg = config_from_mapping(DQNConfig, merged, source)
+    target = resolve_target(cfg)  # refuses impossible backends before anything is created
+    if cfg.gamma is None:  # record the discount actually used
+        cfg = cfg.replace(gamma=target.mdp.gamma if target.mdp is not None else 0.99)
+    return cfg
+
+
+@dataclass
+class ChunkRecord:
+    """What one chunk reports for every seed, as host arrays."""
+
+    episode_seed: np.ndarray  # (K,) seed index of each finished episode
+    episode_step: np.ndarray  # (K,) environment step (per seed) at which it ended
+    episode_return: np.ndarray  # (K,)
+    episode_length: np.ndarray  # (K,)
+    trained: np.ndarray  # (I,) bool: the iteration ran gradient steps
+    loss: np.ndarray  # (N, I) mean loss of each iteration's gradient steps
+    q_mean: np.ndarray  # (N, I) mean Q of the sampled actions
+    epsilon: np.ndarray  # (N, I) exploration rate at the iteration's end
+    eval_return: np.ndarray  # (N, M)
+    eval_length: np.ndarray  # (N, M)
+    eval_start_value: np.ndarray  # (N, M) the network's value of each first observation
+    steps_done: int  # environment steps per seed after the chunk
+
+
+#: Arrays of a History: per-episode columns, per-iteration rows, per-evaluation blocks.
+HISTORY_FIELDS = (
+    "episode_seed", "episode_step", "episode_return", "episode_length", "trained", "loss",
+    "q_mean", "epsilon", "eval_return", "eval_length", "eval_start_value", "eval_step",
+)  # fmt: skip
+
+
+#: Where a History keeps each seed's best parameters (by evaluation) among its arrays.
+BEST_PREFIX = "best/"
+
+
+@dataclass
+class History:
+    """Every chunk's record so far, concatenated (saved with a checkpoint)."""
+
+    seeds: int
+    eval_episodes: int
+    arrays: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        n, m = self.seeds, self.eval_episodes
+        empty = {
+            "episode_seed": np.zeros(0, np.int64),
+            "episode_step": np.zeros(0, np.int64),
+            "episode_return": np.zeros(0),
+            "episode_length": np.zeros(0, np.int64),
+            "trained": np.zeros(0, bool),
+            "loss": np.zeros((n, 0)),
+            "q_mean": np.zeros((n, 0)),
+            "epsilon": np.zeros((n, 0)),
+            "eval_return": np.zeros((n, 0, m)),
+            "eval_length": np.zeros((n, 0, m), np.int64),
+            "eval_start_value": np.zeros((n, 0, m)),
+            "eval_step": np.zeros(0, np.int64),
+        }
+        self.arrays = {**empty, **self.arrays}
+
+    def add(self, rec: ChunkRecord, params: Any = None) -> None:
+        """Append one chunk's record; ``params`` (online, per seed) are kept as a seed's
+        best when its evaluation is at least as good as any before."""
+        a = self.arrays
+        if params is not None:
+            self._keep_best(np.asarray(rec.eval_return).mean(axis=1), rec.steps_done, params)
+
+        def join(name: str, new: Any, axis: int = 0) -> None:
+            a[name] = np.concatenate([a[name], np.asarray(new, a[name].dtype)], axis=axis)
+
+        for name in ("episode_seed", "episode_step", "episode_return", "episode_length"):
+            join(name, getattr(rec, name))
+        join("trained", rec.trained)
+        for name in ("loss", "q_mean", "epsilon"):
+            join(name, getattr(rec, name), axis=1)
+        join("eval_return", np.asarray(rec.eval_return)[:, None, :], axis=1)
+        join("eval_length", np.asarray(rec.eval_length)[:, None, :], axis=1)
+        join("eval_start_value", np.asarray(rec.eval_start_value)[:, None, :], axis=1)
+        join("eval_step", [rec.steps_done])
+
+    def _keep_best(self, means: np.ndarray, step: int, params: Any) -> None:
+        from qlearn.deep.checkpoint import flatten
+
+        flat = flatten(params, prefix=BEST_PREFIX)
+        a = self.arrays
+        if "best_mean" not in a:
+            a["best_mean"] = means.astype(float).copy()
+            a["best_step"] = np.full(self.seeds, step, np.int64)
+            a.update({k: v.copy() for k, v in flat.items()})
+            return
+        better = means >= a["best_mean"]
+        a["best_mean"] = np.where(better, means, a["best_mean"])
+        a["best_step"] = np.where(better, step, a["best_step"])
+        for k, v in flat.items():
+            a[k][better] = v[better]
+
+    def best_params(self, template: Any) -> Any:
+        """The online parameters of each seed at its best evaluation (None before any)."""
+        from qlearn.deep.checkpoint import unflatten
+
+        if "best_mean" not in self.arrays:
+            return None
+        return unflatten(template, self.arrays, "the run's history", prefix=BEST_PREFIX)
+
+    def to_arrays(self, prefix: str = "history/") -> dict[str, np.ndarray]:
+        return {prefix + k: v for k, v in self.arrays.items()}
+
+    @classmethod
+    def from_arrays(
+        cls, seeds: int, eval_episodes: int, data: dict[str, np.ndarray], source: str,
+        prefix: str = "history/",
+    ) -> History:  # fmt: skip
+        """A History saved by :meth:`to_arrays` (refuses files that are not)."""
+        missing = [k for k in HISTORY_FIELDS if prefix + k not in data]
+        if missing:
+            raise QlearnError(
+                f"{source} is not a qlearn DQN checkpoint (missing {prefix + missing[0]!r})"
+            )
+        arrays = {
+            k.removeprefix(prefix): np.asarray(v) for k, v in data.items() if k.startswith(prefix)
+        }
+        if arrays["eval_return"].shape[::2] != (seeds, eval_episodes):
+            raise QlearnError(f"{source} was written by another configuration (seeds, evaluation)")
+        return cls(seeds, eval_episodes, arrays)
+
+
+class Backend(Protocol):
+    """A trainer driven chunk by chunk (compiled or host loop)."""
+
+    chunks: int
+    env_steps: int
+    steps_per_iteration: int
+
+    def fresh(self) -> Any: ...
+
+    def compile(self, state: Any) -> float: ...
+
+    def run_chunk(self, state: Any, index: int) -> tuple[Any, ChunkRecord]: ...
+
+    def state_arrays(self, state: Any) -> dict[str, np.ndarray]: ...
+
+    def load_state(self, arrays: dict[str, np.ndarray], source: str) -> Any: ...
+
+    def online_params(self, state: Any) -> Any: ...
+
+
+@dataclass(frozen=True)
+class DQNRun:
+    """A finished DQN run: final parameters per seed, evaluations, episodes, losses."""
+
+    config: DQNConfig
+    target: Target
+    history: History
+    params: Any  # online parameters, leading axis = seed (host arrays)
+    env_steps: int  # per seed
+    train_seconds: float
+    compile_seconds: float
+    q_per_seed: np.ndarray | None = None  # (N, S, A) on finite worlds
+    solution: Solution | None = None
+
+    @property
+    def best_params(self) -> Any:
+        """Each seed's online parameters at its best evaluation (the latest among ties)."""
+        return self.history.best_params(self.params)
+
+    @property
+    def best_eval(self) -> tuple[np.ndarray, np.ndarray]:
+        """(N,) each seed's best evaluation mean, and the step it was reached at."""
+        return self.history.arrays["best_mean"], self.history.arrays["best_step"]
+
+    @property
+    def seeds(self) -> list[int]:
+        return [self.config.seed + k for k in range(self.config.seeds)]
+
+    @property
+    def eval_returns(self) -> np.ndarray:
+        """(N, K, M): returns of every evaluation episode, per seed and evaluation."""
+        return self.history.arrays["eval_return"]
+
+    @property
+    def eval_steps(self) -> np.ndarray:
+        return self.history.arrays["eval_step"]
+
+    @property
+    def final_eval(self) -> np.ndarray:
+        """(N, M) returns of the last evaluation (the final greedy evaluation)."""
+        return self.eval_returns[:, -1]
+
+    @property
+    def curve(self) -> np.ndarray:
+        """(K,) mean evaluation return over seeds at each evaluation."""
+        return self.eval_returns.mean(axis=(0, 2))
+
+    @property
+    def start_values(self) -> np.ndarray:
+        """(N, K): the network's value of the first observation (max legal Q), averaged
+        over each evaluation's episodes: what the agent expects to earn."""
+        return self.history.arrays["eval_start_value"].mean(axis=2)
+
+    @property
+    def q(self) -> np.ndarray | None:
+        return None if self.q_per_seed is None else self.q_per_seed.mean(axis=0)
+
+    @cached_property
+    def episodes(self) -> pd.DataFrame:
+        """One row per finished training episode: seed, episode, step, return, length."""
+        a = self.history.arrays
+        seeds = np.asarray(self.seeds)[a["episode_seed"]]
+        order = np.lexsort((a["episode_step"], seeds))
+        frame = pd.DataFrame(
+            {
+                "seed": seeds[order],
+                "step": a["episode_step"][order],
+                "return": a["episode_return"][order],
+                "length": a["episode_length"][order],
+            }
+        )
+        frame.insert(1, "episode", frame.groupby("seed").cumcount() + 1)
+        return frame
+
+    @cached_property
+    def metrics(self) -> pd.DataFrame:
+        """One row per seed and evaluation: step, evaluation mean/std, and the training
+        episodes, loss and epsilon since the previous evaluation."""
+        a = self.history.arrays
+        rows = []
+        n_iter = a["loss"].shape[1]
+        per_iteration = int(a["eval_step"][-1]) // max(1, n_iter) if n_iter else 0
+        iteration_end = (np.arange(n_iter) + 1) * per_iteration
+        episodes = self.episodes
+        for k, seed in enumerate(self.seeds):
+            mine = episodes[episodes.seed == seed]
+            previous = 0
+            for j, step in enumerate(a["eval_step"]):
+                lo, hi = np.searchsorted(iteration_end, [previous, step], side="right")
+                window = mine[(mine.step > previous) & (mine.step <= step)]
+                with np.errstate(all="ignore"):
+                    rows.append(
+                        {
+                            "seed": seed,
+                            "step": int(step),
+                            "eval_mean": float(a["eval_return"][k, j].mean()),
+                            "eval_std": float(a["eval_return"][k, j].std()),
+                            "eval_length": float(a["eval_length"][k, j].mean()),
+                            "start_value": float(a["eval_start_value"][k, j].mean()),
+                            "train_return": float(window["return"].mean())
+                            if len(window)
+                            else np.nan,
+                            "train_episodes": len(window),
+                            "loss": _nanmean(a["loss"][k, lo:hi]),
+                            "q_mean": _nanmean(a["q_mean"][k, lo:hi]),
+                            "epsilon": float(a["epsilon"][k, hi - 1]) if hi > lo else np.nan,
+                        }
+                    )
+                previous = step
+        return pd.DataFrame(rows)
+
+
+def _nanmean(x: np.ndarray) -> float:
+    x = np.asarray(x, float)
+    finite = x[np.isfinite(x)]
+    return float(finite.mean()) if finite.size else float("nan")
+
+
+class TrainingDiverged(QlearnError):
+    """The loss or the parameters stopped being finite numbers."""
+
+
+def check_finite(rec: ChunkRecord, params: Any, seeds: list[int], steps_before: int,
+                 steps_per_iteration: int, cfg: DQNConfig) -> None:  # fmt: skip
+    """Stop with a message that says when and what to change if the loss or the
+    parameters of any seed stopped being finite numbers."""
+    import jax
+
+    bad = rec.trained[None, :] & ~np.isfinite(rec.loss)  # (N, I)
+    for leaf in jax.tree_util.tree_leaves(params):
+        flat = np.asarray(leaf).reshape(len(seeds), -1)
+        bad[:, -1] |= ~np.isfinite(flat).all(axis=1)
+    if not bad.any():
+        return
+    k, first = (int(x[0]) for x in np.nonzero(bad))
+    step = steps_before + (first + 1) * steps_per_iteration
+    raise TrainingDiverged(
+        f"training diverged: seed {seeds[k]} has a non-finite loss or parameters by "
+        f"environment step {min(step, rec.steps_done):,}; lower --lr (now {cfg.lr:g}), "
+        f"clip gradients harder (--max-grad-norm, now {cfg.max_grad_norm:g}), use "
+        "--loss huber, or scale rewards down"
+    )
+
+
+#: Called after every chunk with (environment steps done per seed, total, history).
+Progress = Callable[[int, int, History], None]
+
+
+def make_backend(cfg: DQNConfig, target: Target) -> Backend:
+    """The trainer for ``cfg``: compiled for functional environments, else the host loop."""
+    if target.backend == "compiled":
+        from qlearn.deep.compiled import CompiledBackend
+
+        return CompiledBackend(cfg, target)
+    from qlearn.deep.host import HostBackend
+
+    return HostBackend(cfg, target)
+
+
+def finite_q(cfg: DQNConfig, target: Target, params: Any) -> np.ndarray | None:
+    """(N, S, A): each seed's network evaluated on every one-hot state."""
+    if target.mdp is None:
+        return None
+    import jax
+    import jax.numpy as jnp
+
+    from qlearn.deep.compiled import make_dqn
+
+    mdp = target.mdp
+    dqn = make_dqn(cfg, mdp.n_actions, "mlp", False, 1)
+    states = jnp.eye(mdp.n_states, dtype=jnp.float32)
+    q = jax.vmap(lambda p: dqn.q_values(p, states))(params)
+    return np.where(mdp.legal, np.asarray(q, float), -np.inf)
+
+
+def run(
+    cfg: DQNConfig,
+    *,
+    backend: Backend | None = None,
+    state: Any = None,
+    history: History | None = None,
+    start_chunk: int = 0,
+    on_chunk: Callable[[int, Any, History, ChunkRecord], None] | None = None,
+    mdp: FiniteMDP | None = None,
+) -> DQNRun:
+    """Train every seed of ``cfg`` to the end, from scratch or from a saved state.
+
+    ``on_chunk(index, state, history, record)`` runs after every chunk (checkpoints,
+    progress, Ctrl-C); numerical trouble stops the run with :class:`TrainingDiverged`
+    before ``on_chunk`` sees the bad state.
+    """
+    from qlearn.mdp import solve
+
+    target = resolve_target(cfg, mdp)
+    backend = backend or make_backend(cfg, target)
+    state = backend.fresh() if state is None else state
+    history = history or History(cfg.seeds, cfg.eval_episodes)
+    compile_seconds = backend.compile(state)
+    train_seconds = 0.0
+    seeds = [cfg.seed + k for k in range(cfg.seeds)]
+    steps_before = int(history.arrays["eval_step"][-1]) if len(history.arrays["eval_step"]) else 0
+    for index in range(start_chunk, backend.chunks):
+        began = time.perf_counter()
+        state, rec = backend.run_chunk(state, index)
+        train_seconds += time.perf_counter() - began
+        params = backend.online_params(state)
+        check_finite(rec, params, seeds, steps_before, backend.steps_per_iteration, cfg)
+        history.add(rec, params)
+        steps_before = rec.steps_done
+        if on_chunk is not None:
+            on_chunk(index, state, history, rec)
+    params = backend.online_params(state)
+    solution = solve(target.mdp) if target.mdp is not None else None
+    return DQNRun(
+        config=cfg,
+        target=target,
+        history=history,
+        params=params,
+        env_steps=backend.env_steps,
+        train_seconds=train_seconds,
+        compile_seconds=compile_seconds,
+        q_per_seed=finite_q(cfg, target, params),
+        solution=solution,
+    )
+
+
+def train(env: Any = "CartPole-v1", **options: Any) -> DQNRun:
+    """Train DQN in memory (no run folder) and return the run.
+
+    ``env`` is an environment id (``"CartPole-v1"``, ``"ALE/Pong-v5"``), a qlearn world
+    name, a :class:`~qlearn.envs.finite.FiniteEnv` or :class:`FiniteMDP` (one-hot
+    observations), or None with ``map_file=...``. Options are the fields of
+    :class:`DQNConfig`; those not given take the environment's tuned defaults.
+    """
+    from qlearn.envs.finite import FiniteEnv
+
+    options = dict(options)
+    options.pop("algo", None)
+    if "net" in options:
+        options["net"] = list(options["net"])
+    mdp = env.mdp if isinstance(env, FiniteEnv) else env if isinstance(env, FiniteMDP) else None
+    if mdp is None:
+        if env is not None and "map_file" not in options:
+            options["world"] = env
+        return run(resolve_config(options, "qlearn.train"))
+    merged = {**env_defaults(mdp.name, "finite"), **options, "world": mdp.name}
+    cfg = config_from_mapping(DQNConfig, merged, "qlearn.train")
+    if cfg.gamma is None:
+        cfg = cfg.replace(gamma=mdp.gamma)
+    return run(cfg, mdp=mdp)
