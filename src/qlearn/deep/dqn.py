@@ -181,13 +181,18 @@ class DQN:
         crossings = steps_after // self.target_update - steps_before // self.target_update
         learner = self.sync_target(learner, crossings)
 
+        # Only the priorities change while learning: carrying the whole buffer through
+        # the loop made XLA copy it (tens of MB of Atari frames) on every round.
         def one(carry, k):
-            learner, replay = carry
-            learner, replay, stats = self.update(learner, replay, k, beta)
-            return (learner, replay), stats
+            learner, priority, max_priority = carry
+            view = replay._replace(priority=priority, max_priority=max_priority)
+            learner, view, stats = self.update(learner, view, k, beta)
+            return (learner, view.priority, view.max_priority), stats
 
         keys = jax.random.split(key, gradient_steps)
-        (learner, replay), stats = jax.lax.scan(one, (learner, replay), keys)
+        start = (learner, replay.priority, replay.max_priority)
+        (learner, priority, max_priority), stats = jax.lax.scan(one, start, keys)
+        replay = replay._replace(priority=priority, max_priority=max_priority)
         return learner, replay, jax.tree.map(jnp.mean, stats)
 
 

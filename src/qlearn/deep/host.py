@@ -143,10 +143,10 @@ class HostState:
     """The learner and buffer of every seed (device arrays), and the environments
     with the bookkeeping that lets them be rebuilt exactly."""
 
-    def __init__(self, learner, replay, envs, obs, mask, lives, ep_return, ep_length,
+    def __init__(self, learners, replays, envs, obs, mask, lives, ep_return, ep_length,
                  episode, actions, iterations_done) -> None:  # fmt: skip
-        self.learner = learner
-        self.replay = replay
+        self.learners = learners  # [seed] Learner
+        self.replays = replays  # [seed] Replay
         self.envs = envs  # [seed][env] gym.Env
         self.obs = obs  # (N, E, *obs) the current observations
         self.mask = mask  # (N, E, A)
@@ -181,7 +181,7 @@ class HostBackend:
             cfg, self.spec.n_actions, torso, self.spec.atari, total_updates(cfg, self.plan)
         )
         self.seeds = [cfg.seed + k for k in range(cfg.seeds)]
-        self.keys = jax.vmap(jax.random.PRNGKey)(jnp.asarray(self.seeds, jnp.int32))
+        self.keys = [jax.random.PRNGKey(seed) for seed in self.seeds]
         self._build_functions()
 
     # ---- jitted, seed-vmapped functions ----
@@ -202,13 +202,15 @@ class HostBackend:
             k = jax.random.fold_in(jax.random.fold_in(key, 7), iteration)
             return dqn.train_round(learner, replay, k, before, after, cfg.gradient_steps, beta)
 
-        self._init = jax.jit(jax.vmap(init))
-        self._act = jax.jit(jax.vmap(act, in_axes=(0, 0, 0, 0, None, None)))
-        self._q_values = jax.jit(jax.vmap(dqn.q_values))
-        self._add = jax.jit(jax.vmap(rb.add), donate_argnums=0)
-        self._learn = jax.jit(
-            jax.vmap(learn, in_axes=(0, 0, 0, None, None, None, None)), donate_argnums=(0, 1)
-        )
+        # Every seed has its own learner and buffer, stepped by the same compiled
+        # functions (batching seeds would copy whole buffers or, for CNNs, make XLA
+        # run grouped convolutions, both slow on CPU; the environments are stepped in
+        # Python anyway).
+        self._init = jax.jit(init)
+        self._act = jax.jit(act)
+        self._q_values = jax.jit(dqn.q_values)
+        self._add = jax.jit(rb.add, donate_argnums=0)
+        self._learn = jax.jit(learn, donate_argnums=(0, 1))
 
     def epsilon_at(self, step: int) -> float:
         cfg, plan = self.cfg, self.plan
@@ -233,10 +235,10 @@ class HostBackend:
     def fresh(self) -> HostState:
         cfg, spec = self.cfg, self.spec
         n, e_count = cfg.seeds, cfg.num_envs
-        learner, replay = self._init(self.keys)
+        made = [self._init(key) for key in self.keys]
         state = HostState(
-            learner=learner,
-            replay=replay,
+            learners=[m[0] for m in made],
+            replays=[m[1] for m in made],
             envs=[[spec.make(training=True) for _ in range(e_count)] for _ in range(n)],
             obs=np.zeros((n, e_count, *spec.obs_shape), spec.obs_dtype),
             mask=np.ones((n, e_count, spec.n_actions), bool),
@@ -255,23 +257,18 @@ class HostBackend:
     def compile(self, state: HostState) -> float:
         """Compile acting, storing and training once, on throwaway copies."""
         began = time.perf_counter()
-        online = state.learner.online
-        self._act(online, state.obs, state.mask, self.keys, 0, 1.0).block_until_ready()
-        copy = jax.tree.map(jnp.copy, (state.learner, state.replay))
-        t = self._transition(state, np.zeros(state.obs.shape[:2], np.int32), state.obs,
-                             np.zeros(state.obs.shape[:2]), np.zeros(state.obs.shape[:2], bool),
-                             np.zeros(state.obs.shape[:2], bool), state.mask)  # fmt: skip
-        replay = self._add(copy[1], t)
-        jax.block_until_ready(self._learn(copy[0], replay, self.keys, 0, 0, 1, 0.4))
-        return time.perf_counter() - began
-
-    @staticmethod
-    def _transition(state, action, next_obs, reward, terminated, done, next_mask):
-        return rb.Transition(
-            jnp.asarray(state.obs), jnp.asarray(action, jnp.int32),
-            jnp.asarray(reward, jnp.float32), jnp.asarray(next_obs), jnp.asarray(terminated),
-            jnp.asarray(done), jnp.asarray(next_mask),
+        online = state.learners[0].online
+        self._act(online, state.obs[0], state.mask[0], self.keys[0], 0, 1.0).block_until_ready()
+        self._q_values(online, state.obs[0]).block_until_ready()
+        learner, replay = jax.tree.map(jnp.copy, (state.learners[0], state.replays[0]))
+        shape = state.obs.shape[1:2]
+        t = rb.Transition(
+            state.obs[0], np.zeros(shape, np.int32), np.zeros(shape, np.float32), state.obs[0],
+            np.zeros(shape, bool), np.zeros(shape, bool), state.mask[0],
         )  # fmt: skip
+        replay = self._add(replay, t)
+        jax.block_until_ready(self._learn(learner, replay, self.keys[0], 0, 0, 1, 0.4))
+        return time.perf_counter() - began
 
     def _vector_step(self, state: HostState, step: int, records: list) -> None:
         """Act in every environment of every seed, store the transitions, start new
@@ -280,9 +277,11 @@ class HostBackend:
         n, e_count = cfg.seeds, cfg.num_envs
         eps = self.epsilon_at(step)
         vector_step = step // cfg.num_envs
-        action = np.asarray(
-            self._act(state.learner.online, state.obs, state.mask, self.keys, vector_step, eps)
-        )
+        action = np.stack([
+            np.asarray(self._act(state.learners[k].online, state.obs[k], state.mask[k],
+                                 self.keys[k], vector_step, eps))
+            for k in range(n)
+        ])  # fmt: skip
         next_obs = np.empty_like(state.obs)
         next_mask = np.empty_like(state.mask)
         reward = np.zeros((n, e_count), np.float32)
@@ -305,8 +304,12 @@ class HostBackend:
                 done[k, e] = term or trunc or life_lost
                 if term or trunc:
                     ended.append((k, e))
-        t = self._transition(state, action, next_obs, reward, terminated, done, next_mask)
-        state.replay = self._add(state.replay, t)
+        for k in range(n):
+            t = rb.Transition(  # host arrays: jit takes them without per-array dispatch
+                state.obs[k], action[k].astype(np.int32), reward[k], next_obs[k],
+                terminated[k], done[k], next_mask[k],
+            )  # fmt: skip
+            state.replays[k] = self._add(state.replays[k], t)
         state.obs, state.mask = next_obs, next_mask
         after = step + cfg.num_envs
         for k, e in ended:
@@ -331,13 +334,18 @@ class HostBackend:
                 obs[k, j], mask[k, j] = spec.observe(o), _mask_of(info, spec.n_actions)
         returns = np.zeros((n, m))
         lengths = np.zeros((n, m), np.int64)
-        q0 = np.asarray(self._q_values(params, obs))
+        seed_params = [jax.tree.map(lambda x, k=k: x[k], params) for k in range(n)]
+        q0 = np.stack([np.asarray(self._q_values(seed_params[k], obs[k])) for k in range(n)])
         start_value = np.where(mask, q0, -np.inf).max(axis=-1)
         alive = np.ones((n, m), bool)
-        keys = jax.vmap(lambda key: jax.random.fold_in(key, EVAL_STREAM + index))(self.keys)
+        keys = [jax.random.fold_in(key, EVAL_STREAM + index) for key in self.keys]
         t = 0
         while alive.any():
-            action = np.asarray(self._act(params, obs, mask, keys, t, cfg.eval_epsilon))
+            action = np.stack([
+                np.asarray(self._act(seed_params[k], obs[k], mask[k], keys[k], t,
+                                     cfg.eval_epsilon))
+                for k in range(n)
+            ])  # fmt: skip
             for k, j in zip(*np.nonzero(alive), strict=True):
                 o, r, term, trunc, info = envs[k][j].step(int(action[k, j]))
                 returns[k, j] += r
@@ -366,18 +374,22 @@ class HostBackend:
             after = before + plan.steps_per_iteration
             learns = after > cfg.learning_starts
             if learns:
-                state.learner, state.replay, stats = self._learn(
-                    state.learner, state.replay, self.keys, it, before, after, self.beta_at(after)
-                )
-                loss.append(np.asarray(stats.loss))
-                q_mean.append(np.asarray(stats.q_mean))
+                stats = []
+                for k in range(cfg.seeds):
+                    state.learners[k], state.replays[k], s = self._learn(
+                        state.learners[k], state.replays[k], self.keys[k], it, before, after,
+                        self.beta_at(after),
+                    )  # fmt: skip
+                    stats.append(s)
+                loss.append(np.array([float(s.loss) for s in stats]))
+                q_mean.append(np.array([float(s.q_mean) for s in stats]))
             else:
                 loss.append(np.full(cfg.seeds, np.nan))
                 q_mean.append(np.full(cfg.seeds, np.nan))
             trained.append(learns)
             eps_seen.append(np.full(cfg.seeds, self.epsilon_at(after - cfg.num_envs)))
             state.iterations_done = it + 1
-        eval_ret, eval_len, eval_value = self.evaluate(state.learner.online, index)
+        eval_ret, eval_len, eval_value = self.evaluate(self.online_params(state), index)
         rec = np.array(records, dtype=float).reshape(-1, 4)
         record = ChunkRecord(
             episode_seed=rec[:, 0].astype(np.int64),
@@ -399,7 +411,7 @@ class HostBackend:
     def state_arrays(self, state: HostState) -> dict:
         from qlearn.deep.checkpoint import flatten
 
-        arrays = flatten(jax.device_get((state.learner, state.replay)), prefix="state/")
+        arrays = flatten(self._stacked(state), prefix="state/")
         longest = max(1, max(len(a) for row in state.actions for a in row))
         actions = np.full((*state.episode.shape, longest), -1, np.int64)
         for k, row in enumerate(state.actions):
@@ -424,13 +436,17 @@ class HostBackend:
         replaying its episode so far; refuses environments that do not replay exactly."""
         from qlearn.deep.checkpoint import unflatten
 
-        template = jax.eval_shape(self._init, self.keys)
-        learner, replay = jax.device_put(unflatten(template, arrays, source, prefix="state/"))
+        one = jax.eval_shape(self._init, self.keys[0])
+        n = self.cfg.seeds
+        template = jax.tree.map(lambda x: jax.ShapeDtypeStruct((n, *x.shape), x.dtype), one)
+        learners, replays = unflatten(template, arrays, source, prefix="state/")
         missing = [k for k in ("envs/obs", "envs/episode", "envs/actions") if k not in arrays]
         if missing:
             raise QlearnError(f"{source} is not a qlearn DQN checkpoint (missing {missing[0]!r})")
         state = self.fresh()
-        state.learner, state.replay = learner, replay
+        for k in range(self.cfg.seeds):
+            state.learners[k] = jax.device_put(jax.tree.map(lambda x, k=k: x[k], learners))
+            state.replays[k] = jax.device_put(jax.tree.map(lambda x, k=k: x[k], replays))
         state.episode = np.array(arrays["envs/episode"])
         state.iterations_done = int(arrays["envs/iterations_done"])
         saved_obs = arrays["envs/obs"]
@@ -456,5 +472,12 @@ class HostBackend:
         state.mask = np.array(arrays["envs/mask"])
         return state
 
+    @staticmethod
+    def _stacked(state: HostState):
+        """(learner, replay) of every seed, stacked on a leading seed axis (host arrays)."""
+        per_seed = [jax.device_get(lr) for lr in zip(state.learners, state.replays, strict=True)]
+        return jax.tree.map(lambda *xs: np.stack(xs), *per_seed)
+
     def online_params(self, state: HostState):
-        return jax.device_get(state.learner.online)
+        online = [jax.device_get(learner.online) for learner in state.learners]
+        return jax.tree.map(lambda *xs: np.stack(xs), *online)
