@@ -68,7 +68,7 @@ def train(env=None, *, algo: str | None = None, **options):
 def _is_finite(env) -> bool:
     if env is None or isinstance(env, FiniteEnv | FiniteMDP):
         return True
-    from qlearn.deep.train import family_of
+    from qlearn.envs.registry import family_of
 
     try:
         return family_of(str(env), None) == "finite"

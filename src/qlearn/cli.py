@@ -87,18 +87,25 @@ def _table(header: list[str], rows: list[list[str]], title: str | None = None) -
 @app.command()
 def envs(json_out: JsonOpt = False) -> None:
     """List the worlds and environments qlearn can use."""
-    from qlearn.envs.registry import builtin_worlds, toy_text_ids
+    from qlearn.envs.registry import GYMNAX_ENVS, builtin_worlds, toy_text_ids
 
     worlds = builtin_worlds()
     gym_ids = toy_text_ids()
+    compiled = list(GYMNAX_ENVS)
     if json_out:
-        _print_json({"worlds": worlds, "gymnasium_finite": gym_ids})
+        _print_json({"worlds": worlds, "gymnasium_finite": gym_ids, "dqn_compiled": compiled})
         return
     out.print("Built-in worlds (solve, train, explain; also --map FILE):")
     for name, description in worlds.items():
         out.print(f"  {name:<15} {description}")
     out.print("\nGymnasium worlds read as finite MDPs through env.P:")
     out.print("  " + ", ".join(gym_ids))
+    out.print("\nDeep Q-networks (qlearn train ENV; --algo dqn on the worlds above):")
+    out.print("  compiled end to end (gymnax): " + ", ".join(compiled))
+    out.print(
+        "  host loop: any Gymnasium id with discrete actions, e.g. CartPole-v1 or "
+        "MountainCar-v0 with --backend gymnasium, ALE/Pong-v5 (Atari wrappers)"
+    )
 
 
 @app.command()
@@ -363,7 +370,7 @@ def _training_kind(ctx: typer.Context, config: Path | None, resume: Path | None)
     map_file = ctx.params["map_file"] if _given(ctx, "map_file") else options.get("map_file")
     if map_file is not None or world is None:
         return "tabular"
-    from qlearn.deep.train import family_of
+    from qlearn.envs.registry import family_of
 
     try:
         return "tabular" if family_of(world, None) == "finite" else "dqn"

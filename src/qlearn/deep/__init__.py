@@ -30,3 +30,21 @@ def _configure_xla() -> None:
 
 
 _configure_xla()
+
+
+def _configure_compilation_cache() -> None:
+    """Keep compiled programs on disk (``~/.cache/qlearn/jax``, or ``QLEARN_JAX_CACHE``;
+    empty to turn it off): the same configuration then starts without recompiling."""
+    default = _os.path.join(
+        _os.environ.get("XDG_CACHE_HOME") or _os.path.expanduser("~/.cache"), "qlearn", "jax"
+    )
+    path = _os.environ.get("QLEARN_JAX_CACHE", default)
+    if not path:
+        return
+    import jax
+
+    jax.config.update("jax_compilation_cache_dir", path)
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
+
+
+_configure_compilation_cache()

@@ -113,11 +113,16 @@ class DQN:
         """Epsilon-greedy legal actions for a batch of observations."""
         return epsilon_greedy(self.q_values(params, obs), mask, key, epsilon)
 
-    def loss_and_td(self, online, target, batch: rb.Batch):
-        """The weighted loss of a batch, and its TD errors and mean Q (auxiliaries)."""
+    def loss_and_td(self, online, target, batch: rb.Batch, q_next_target=None):
+        """The weighted loss of a batch, and its TD errors and mean Q (auxiliaries).
+
+        ``q_next_target`` (B, A), the target network's values of the bootstrap
+        observations, may be given when computed ahead for a whole round.
+        """
         q = self.q_values(online, batch.obs)  # (B, A)
         q_taken = jnp.take_along_axis(q, batch.action[:, None], axis=1)[:, 0]
-        q_next_target = self.q_values(target, batch.bootstrap_obs)
+        if q_next_target is None:
+            q_next_target = self.q_values(target, batch.bootstrap_obs)
         q_next_online = self.q_values(online, batch.bootstrap_obs) if self.double else q_next_target
         next_value = bootstrap_value(
             q_next_target, q_next_online, batch.bootstrap_mask, self.double
@@ -126,29 +131,31 @@ class DQN:
         per_sample = elementwise_loss(q_taken, y, self.loss)
         return jnp.mean(batch.weight * per_sample), (q_taken - y, q_taken.mean())
 
+    def sample(self, replay: rb.Replay, key: jax.Array, beta: jax.Array | float) -> rb.Batch:
+        return rb.sample(
+            replay, key, self.batch_size, n_step=self.n_step, gamma=self.gamma,
+            prioritized=self.per, alpha=self.per_alpha, beta=beta,
+        )  # fmt: skip
+
+    def step(self, learner: Learner, batch: rb.Batch, q_next_target=None):
+        """One gradient step on ``batch``: (learner, TD errors, stats)."""
+        (loss, (td, q_mean)), grads = jax.value_and_grad(self.loss_and_td, has_aux=True)(
+            learner.online, learner.target, batch, q_next_target
+        )
+        updates, opt_state = self.optimizer.update(grads, learner.opt_state, learner.online)
+        online = optax.apply_updates(learner.online, updates)
+        learner = learner._replace(online=online, opt_state=opt_state, updates=learner.updates + 1)
+        return learner, td, UpdateStats(loss, q_mean, jnp.abs(td).mean())
+
     def update(
         self, learner: Learner, replay: rb.Replay, key: jax.Array, beta: jax.Array | float
     ) -> tuple[Learner, rb.Replay, UpdateStats]:
         """One gradient step on a sampled batch (and, with PER, its new priorities)."""
-        batch = rb.sample(
-            replay,
-            key,
-            self.batch_size,
-            n_step=self.n_step,
-            gamma=self.gamma,
-            prioritized=self.per,
-            alpha=self.per_alpha,
-            beta=beta,
-        )
-        (loss, (td, q_mean)), grads = jax.value_and_grad(self.loss_and_td, has_aux=True)(
-            learner.online, learner.target, batch
-        )
-        updates, opt_state = self.optimizer.update(grads, learner.opt_state, learner.online)
-        online = optax.apply_updates(learner.online, updates)
+        batch = self.sample(replay, key, beta)
+        learner, td, stats = self.step(learner, batch)
         if self.per:
             replay = rb.update_priorities(replay, batch, td, self.per_eps)
-        learner = learner._replace(online=online, opt_state=opt_state, updates=learner.updates + 1)
-        return learner, replay, UpdateStats(loss, q_mean, jnp.abs(td).mean())
+        return learner, replay, stats
 
     def sync_target(self, learner: Learner, crossings: jax.Array) -> Learner:
         """Apply the target updates due after ``crossings`` target-update points.
@@ -181,6 +188,23 @@ class DQN:
         crossings = steps_after // self.target_update - steps_before // self.target_update
         learner = self.sync_target(learner, crossings)
 
+        keys = jax.random.split(key, gradient_steps)
+        if self.per or not self._fits_ahead(replay, gradient_steps):
+            learner, replay, stats = self._updates_in_turn(learner, replay, keys, beta)
+        else:
+            learner, stats = self._updates_with_targets_ahead(learner, replay, keys, beta)
+        return learner, replay, jax.tree.map(jnp.mean, stats)
+
+    #: Largest round of batches sampled ahead (bytes of bootstrap observations).
+    AHEAD_BYTES = 64 << 20
+
+    def _fits_ahead(self, replay: rb.Replay, gradient_steps: int) -> bool:
+        per_obs = replay.obs[0, 0].size * replay.obs.dtype.itemsize
+        return gradient_steps * self.batch_size * per_obs <= self.AHEAD_BYTES
+
+    def _updates_in_turn(self, learner, replay, keys, beta):
+        """Sample, learn, re-prioritise, one batch after another (what PER needs)."""
+
         # Only the priorities change while learning: carrying the whole buffer through
         # the loop made XLA copy it (tens of MB of Atari frames) on every round.
         def one(carry, k):
@@ -189,11 +213,26 @@ class DQN:
             learner, view, stats = self.update(learner, view, k, beta)
             return (learner, view.priority, view.max_priority), stats
 
-        keys = jax.random.split(key, gradient_steps)
         start = (learner, replay.priority, replay.max_priority)
         (learner, priority, max_priority), stats = jax.lax.scan(one, start, keys)
-        replay = replay._replace(priority=priority, max_priority=max_priority)
-        return learner, replay, jax.tree.map(jnp.mean, stats)
+        return learner, replay._replace(priority=priority, max_priority=max_priority), stats
+
+    def _updates_with_targets_ahead(self, learner, replay, keys, beta):
+        """Uniform sampling does not depend on what is learnt, and the target network is
+        fixed for the round: sample every batch first and value all their bootstrap
+        observations with the target network in one large product (the targets the
+        round would compute batch by batch, up to rounding, at a fraction of the cost)."""
+        batches = jax.vmap(lambda k: self.sample(replay, k, beta))(keys)  # (G, B, ...)
+        g, b = batches.action.shape
+        flat = batches.bootstrap_obs.reshape((g * b, *batches.bootstrap_obs.shape[2:]))
+        q_next = self.q_values(learner.target, flat).reshape(g, b, -1)  # (G, B, A)
+
+        def one(learner, xs):
+            batch, q_next_target = xs
+            learner, _, stats = self.step(learner, batch, q_next_target)
+            return learner, stats
+
+        return jax.lax.scan(one, learner, (batches, q_next))
 
 
 def make_optimizer(

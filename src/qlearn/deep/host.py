@@ -33,33 +33,11 @@ import numpy as np
 
 from qlearn.deep import replay as rb
 from qlearn.deep.compiled import make_dqn, make_plan, total_updates
+from qlearn.envs.registry import gym_env_id, is_atari, register_atari
 from qlearn.errors import QlearnError
 
 ATARI_FRAME_STACK = 4
 EVAL_STREAM = 1_000_003  # separates evaluation episode seeds from training ones
-
-
-def _register_ale() -> None:
-    try:
-        import ale_py
-    except ImportError:  # pragma: no cover - ale-py is a pinned dependency
-        return
-    gym.register_envs(ale_py)
-
-
-def gym_env_id(name: str | None) -> str | None:
-    """``name`` as a registered Gymnasium id (Atari ids included), or None."""
-    if not name:
-        return None
-    if name.startswith("ALE/") or "NoFrameskip" in name:
-        _register_ale()
-    from qlearn.envs.registry import resolve_gym_id
-
-    return resolve_gym_id(name)
-
-
-def is_atari(gym_id: str) -> bool:
-    return "ale_py" in str(gym.registry[gym_id].entry_point)
 
 
 def episode_seed(seed: int, stream: int, env_index: int, episode: int) -> int:
@@ -89,7 +67,7 @@ class EnvSpec:
         cap = {} if self.max_steps is None else {"max_episode_steps": self.max_steps}
         if not self.atari:
             return gym.make(self.gym_id, **cap)
-        _register_ale()
+        register_atari()
         env = gym.make(self.gym_id, frameskip=1, **cap)
         env = gym.wrappers.AtariPreprocessing(
             env, noop_max=30, frame_skip=4, screen_size=84, grayscale_obs=True

@@ -104,6 +104,7 @@ def summary(run: DQNRun) -> dict[str, Any]:
         "eval_epsilon": cfg.eval_epsilon,
         "eval_mean": json_number(float(final.mean())),
         "eval_steps": [int(s) for s in run.eval_steps],
+        "eval_seconds": [round(float(t), 3) for t in run.history.arrays["eval_seconds"]],
         "curve": [json_number(float(x)) for x in run.curve],
         "start_value_curve": [json_number(float(x)) for x in run.start_values.mean(axis=0)],
         "per_seed": per_seed,

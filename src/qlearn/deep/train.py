@@ -20,6 +20,7 @@ from typing import Any, Protocol
 import numpy as np
 import pandas as pd
 
+from qlearn.envs.registry import family_of, finite_mdp_of
 from qlearn.errors import QlearnError
 from qlearn.experiment.config import config_from_mapping
 from qlearn.experiment.dqn_config import DQNConfig, env_defaults
@@ -36,40 +37,6 @@ class Target:
     family: str
     backend: str  # compiled or gymnasium
     mdp: FiniteMDP | None = None
-
-
-def _finite_mdp(world: str | None, map_file: str | None, gamma=None) -> FiniteMDP | None:
-    """The MDP of a qlearn world, map file or toy_text id; None if it is not finite."""
-    from qlearn.envs.registry import builtin_worlds, load_world, resolve_gym_id, toy_text_ids
-
-    if map_file is not None:
-        return load_world(None, map_file=map_file, gamma=gamma)
-    gym_id = resolve_gym_id(world) if world else None
-    if world in builtin_worlds() or (gym_id is not None and gym_id in toy_text_ids()):
-        return load_world(world, gamma=gamma)
-    return None
-
-
-def family_of(world: str | None, map_file: str | None) -> str:
-    """finite, gymnax, minatar, atari or gymnasium (raises for an unknown name)."""
-    from qlearn.deep.envs import GYMNAX_ENVS
-
-    if map_file is not None or _finite_mdp(world, None) is not None:
-        return "finite"
-    if world in GYMNAX_ENVS:
-        return "minatar" if world.endswith("-MinAtar") else "gymnax"
-    from qlearn.deep.host import gym_env_id, is_atari
-
-    gym_id = gym_env_id(world)
-    if gym_id is None:
-        from qlearn.envs.registry import builtin_worlds
-
-        raise QlearnError(
-            f"unknown environment {world!r}; choose a qlearn world "
-            f"({', '.join(builtin_worlds())}), a gymnax id ({', '.join(GYMNAX_ENVS)}), "
-            "or any registered Gymnasium id such as ALE/Pong-v5"
-        )
-    return "atari" if is_atari(gym_id) else "gymnasium"
 
 
 def resolve_target(cfg: DQNConfig, mdp: FiniteMDP | None = None) -> Target:
@@ -90,7 +57,7 @@ def resolve_target(cfg: DQNConfig, mdp: FiniteMDP | None = None) -> Target:
     if mdp is not None:
         mdp = mdp.with_gamma(cfg.gamma)
     elif family == "finite":
-        mdp = _finite_mdp(cfg.world, cfg.map_file, cfg.gamma)
+        mdp = finite_mdp_of(cfg.world, cfg.map_file, cfg.gamma)
     name = mdp.name if mdp is not None else str(cfg.world)
     return Target(name, family, backend, mdp)
 
@@ -134,6 +101,7 @@ class ChunkRecord:
 HISTORY_FIELDS = (
     "episode_seed", "episode_step", "episode_return", "episode_length", "trained", "loss",
     "q_mean", "epsilon", "eval_return", "eval_length", "eval_start_value", "eval_step",
+    "eval_seconds",
 )  # fmt: skip
 
 
@@ -164,15 +132,17 @@ class History:
             "eval_length": np.zeros((n, 0, m), np.int64),
             "eval_start_value": np.zeros((n, 0, m)),
             "eval_step": np.zeros(0, np.int64),
+            "eval_seconds": np.zeros(0),
         }
         self.arrays = {**empty, **self.arrays}
 
-    def add(self, rec: ChunkRecord, params: Any = None) -> None:
+    def add(self, rec: ChunkRecord, params: Any = None, seconds: float = float("nan")) -> None:
         """Append one chunk's record; ``params`` (online, per seed) are kept as a seed's
-        best when its evaluation is at least as good as any before."""
+        best when its evaluation is at least as good as any before; ``seconds`` is the
+        run's wall-clock time so far (compiling included), for time-to-solve."""
         a = self.arrays
         if params is not None:
-            self._keep_best(np.asarray(rec.eval_return).mean(axis=1), rec.steps_done, params)
+            self._keep_best(np.asarray(rec.eval_return, float).mean(axis=1), rec.steps_done, params)
 
         def join(name: str, new: Any, axis: int = 0) -> None:
             a[name] = np.concatenate([a[name], np.asarray(new, a[name].dtype)], axis=axis)
@@ -186,6 +156,7 @@ class History:
         join("eval_length", np.asarray(rec.eval_length)[:, None, :], axis=1)
         join("eval_start_value", np.asarray(rec.eval_start_value)[:, None, :], axis=1)
         join("eval_step", [rec.steps_done])
+        join("eval_seconds", [seconds])
 
     def _keep_best(self, means: np.ndarray, step: int, params: Any) -> None:
         from qlearn.deep.checkpoint import flatten
@@ -452,6 +423,7 @@ def run(
     history = history or History(cfg.seeds, cfg.eval_episodes)
     compile_seconds = backend.compile(state)
     train_seconds = 0.0
+    seconds_before = float(history.arrays["eval_seconds"][-1]) if start_chunk else 0.0
     seeds = [cfg.seed + k for k in range(cfg.seeds)]
     steps_before = int(history.arrays["eval_step"][-1]) if len(history.arrays["eval_step"]) else 0
     for index in range(start_chunk, backend.chunks):
@@ -460,7 +432,7 @@ def run(
         train_seconds += time.perf_counter() - began
         params = backend.online_params(state)
         check_finite(rec, params, seeds, steps_before, backend.steps_per_iteration, cfg)
-        history.add(rec, params)
+        history.add(rec, params, seconds_before + compile_seconds + train_seconds)
         steps_before = rec.steps_done
         if on_chunk is not None:
             on_chunk(index, state, history, rec)

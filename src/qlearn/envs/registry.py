@@ -126,3 +126,68 @@ def make(name: str | None = None, **kwargs: Any) -> FiniteEnv:
     env_kwargs.update({k: v for k, v in kwargs.items() if k not in known})
     world_kwargs = {k: v for k, v in kwargs.items() if k in known}
     return FiniteEnv(load_world(name, env_kwargs=env_kwargs or None, **world_kwargs))
+
+
+# ---- environments for deep Q-networks (kept free of JAX: naming them costs nothing) ----
+
+#: gymnax environments the compiled DQN trainer accepts, and the torso that suits them.
+GYMNAX_ENVS = {
+    "CartPole-v1": "mlp",
+    "Acrobot-v1": "mlp",
+    "MountainCar-v0": "mlp",
+    "Asterix-MinAtar": "minatar",
+    "Breakout-MinAtar": "minatar",
+    "Freeway-MinAtar": "minatar",
+    "SpaceInvaders-MinAtar": "minatar",
+}
+
+
+def register_atari() -> None:
+    """Make ale-py's Atari games known to Gymnasium (``ALE/Pong-v5``, ...)."""
+    try:
+        import ale_py
+    except ImportError:  # pragma: no cover - ale-py is a pinned dependency
+        return
+    gym.register_envs(ale_py)
+
+
+def gym_env_id(name: str | None) -> str | None:
+    """``name`` as a registered Gymnasium id (Atari ids included), or None."""
+    if not name:
+        return None
+    if name.startswith("ALE/") or "NoFrameskip" in name:
+        register_atari()
+    return resolve_gym_id(name)
+
+
+def is_atari(gym_id: str) -> bool:
+    return "ale_py" in str(gym.registry[gym_id].entry_point)
+
+
+def finite_mdp_of(
+    world: str | None, map_file: str | Path | None, gamma: float | None = None
+) -> FiniteMDP | None:
+    """The MDP of a qlearn world, map file or toy_text id; None if it is not finite."""
+    if map_file is not None:
+        return load_world(None, map_file=map_file, gamma=gamma)
+    gym_id = resolve_gym_id(world) if world else None
+    if world in builtin_worlds() or (gym_id is not None and gym_id in toy_text_ids()):
+        return load_world(world, gamma=gamma)
+    return None
+
+
+def family_of(world: str | None, map_file: str | Path | None) -> str:
+    """What kind of environment a name is, for DQN: finite (qlearn's worlds, one-hot
+    observations), gymnax, minatar, atari, or gymnasium (raises for an unknown name)."""
+    if map_file is not None or finite_mdp_of(world, None) is not None:
+        return "finite"
+    if world in GYMNAX_ENVS:
+        return "minatar" if world.endswith("-MinAtar") else "gymnax"
+    gym_id = gym_env_id(world)
+    if gym_id is None:
+        raise QlearnError(
+            f"unknown environment {world!r}; choose a qlearn world "
+            f"({', '.join(builtin_worlds())}), a gymnax id ({', '.join(GYMNAX_ENVS)}), "
+            "or any registered Gymnasium id such as ALE/Pong-v5"
+        )
+    return "atari" if is_atari(gym_id) else "gymnasium"

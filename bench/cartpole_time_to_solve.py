@@ -1,0 +1,84 @@
+"""Time to solve CartPole-v1 with qlearn's default DQN configuration, compiling included.
+
+Each seed runs as a user would run it, ``qlearn train CartPole-v1 --seed K``, in a
+fresh process with the compilation cache off (cold). Reported per seed:
+
+- the whole command's wall-clock time, from launch to exit (50,000 steps, ten greedy
+  evaluations of 10 episodes, the run folder written);
+- the first evaluation whose mean return is at least 475 (Gymnasium's threshold), and
+  the time from launch until that evaluation finished (an upper bound: it also counts
+  writing the run folder at the end);
+- the final evaluation.
+
+One more run with the compilation cache warm shows what a second run costs.
+
+    python bench/cartpole_time_to_solve.py [--seeds 10]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+
+def run_seed(seed: int, folder: Path, cache: str) -> dict:
+    env = dict(os.environ, QLEARN_JAX_CACHE=cache)
+    out = folder / f"seed-{seed}"
+    began = time.perf_counter()
+    proc = subprocess.run(
+        [sys.executable, "-m", "qlearn.cli", "train", "CartPole-v1", "--seed", str(seed),
+         "--quiet", "--json", "--out", str(out)],
+        capture_output=True, text=True, env=env, check=True,
+    )  # fmt: skip
+    wall = time.perf_counter() - began
+    info = json.loads(proc.stdout)
+    p = info["per_seed"][0]
+    first = p["first_solved_step"]
+    to_solve = None
+    if first is not None:
+        k = info["eval_steps"].index(first)
+        to_solve = wall - (info["eval_seconds"][-1] - info["eval_seconds"][k])
+    return {"seed": seed, "wall": wall, "first": first, "to_solve": to_solve,
+            "final": p["eval_mean"], "compile": info["compile_seconds"],
+            "train": info["train_seconds"]}  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, default=10)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        rows = [run_seed(s, Path(tmp), "") for s in range(args.seeds)]
+        cache = str(Path(tmp) / "cache")
+        run_seed(0, Path(tmp) / "fill", cache)
+        warm = run_seed(0, Path(tmp) / "warm", cache)
+    print(f"{'seed':>4}{'wall s':>9}{'compile s':>11}{'train s':>9}{'solved at step':>16}"
+          f"{'time to solve s':>17}{'final eval':>12}")  # fmt: skip
+    for r in rows:
+        first = "-" if r["first"] is None else f"{r['first']:,}"
+        solve = "-" if r["to_solve"] is None else f"{r['to_solve']:.1f}"
+        print(f"{r['seed']:>4}{r['wall']:>9.1f}{r['compile']:>11.1f}{r['train']:>9.1f}"
+              f"{first:>16}{solve:>17}{r['final']:>12.1f}")  # fmt: skip
+    solved = [r for r in rows if r["to_solve"] is not None]
+    finals = sum(r["final"] >= 475 for r in rows)
+    print(f"\nsolved within 50,000 steps: {len(solved)}/{len(rows)} seeds; final evaluation "
+          f">= 475: {finals}/{len(rows)}")  # fmt: skip
+    if solved:
+        times = sorted(r["to_solve"] for r in solved)
+        print(f"time to solve (launch to first solved evaluation): median "
+              f"{times[len(times) // 2]:.1f} s, worst {times[-1]:.1f} s; whole command: "
+              f"median {sorted(r['wall'] for r in rows)[len(rows) // 2]:.1f} s")  # fmt: skip
+    print(
+        f"seed 0 again with a warm compilation cache: {warm['wall']:.1f} s "
+        f"(compile {warm['compile']:.1f} s)"
+    )
+
+
+if __name__ == "__main__":
+    main()
