@@ -109,3 +109,26 @@ def test_tour_report_renders_every_stage(tmp_path):
     # The cliff stage's own report renders too.
     loaded, total = images_loaded(rendered_dom(tmp_path, out / "5-cliff" / "report.html"))
     assert loaded == total == 1
+
+
+def test_dqn_report_renders_with_its_figures_and_numbers(tmp_path):
+    out = tmp_path / "dqn"
+    data = run_json("train", "classic", "--algo", "dqn", "--steps", "4000", "--plot",
+                    "--out", str(out))  # fmt: skip
+    pngs = sorted(p.name for p in out.glob("*.png"))
+    assert pngs == ["curve.png", "q_values.png", "values.png"]
+    assert png_size((out / "curve.png").read_bytes()) == (700, 400)
+    html = (out / "report.html").read_text()
+    assert_offline(html)
+    dom = rendered_dom(tmp_path, out / "report.html")
+    assert images_loaded(dom) == (3, 3)
+    assert "<title>qlearn: dqn on classic</title>" in dom
+    assert "Per evaluation (mean over seeds)" in dom and "Configuration" in dom
+    assert f"<td>environment steps (all seeds)</td><td>{data['env_steps']}</td>" in dom
+    assert "<td>V*(start)</td><td>0.6561</td>" in dom
+    # qlearn plot draws them again from the saved files, byte for byte
+    before = {name: (out / name).read_bytes() for name in pngs}
+    for name in pngs:
+        (out / name).unlink()
+    assert run_cli("plot", str(out)).returncode == 0
+    assert {name: (out / name).read_bytes() for name in pngs} == before

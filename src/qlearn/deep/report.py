@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,7 @@ import pandas as pd
 import qlearn
 from qlearn.deep.checkpoint import flatten
 from qlearn.deep.train import DQNRun
+from qlearn.errors import QlearnError
 from qlearn.experiment.runs import atomic_write_text, save_npz
 from qlearn.textview import json_number, policy_dict, q_dict, v_dict
 
@@ -192,36 +194,93 @@ def learning_rates(run: DQNRun, n_iter: int) -> np.ndarray:
     return cfg.lr + frac * (cfg.lr_end - cfg.lr)
 
 
-def figures(run: DQNRun) -> dict[str, bytes]:
+@dataclass(frozen=True)
+class DQNPictures:
+    """What a DQN run's figures are drawn from (from a fresh run or its saved files)."""
+
+    label: str
+    world: str
+    eval_steps: np.ndarray  # (K,)
+    eval_means: np.ndarray  # (N, K) mean return of each evaluation, per seed
+    eval_episodes: int
+    eval_epsilon: float
+    threshold: float | None
+    mdp: Any = None
+    q: np.ndarray | None = None  # (S, A) the network's table, mean over seeds
+    q_star: np.ndarray | None = None
+
+
+def pictures_of(run: DQNRun) -> DQNPictures:
+    cfg = run.config
+    mdp = run.target.mdp
+    return DQNPictures(
+        label=variant_name(cfg),
+        world=run.target.name,
+        eval_steps=run.eval_steps,
+        eval_means=run.eval_returns.mean(axis=2),
+        eval_episodes=cfg.eval_episodes,
+        eval_epsilon=cfg.eval_epsilon,
+        threshold=reward_threshold(cfg.world) if mdp is None else None,
+        mdp=mdp,
+        q=None if mdp is None else np.where(mdp.legal, run.q, -np.inf),
+        q_star=None if mdp is None else run.solution.q,
+    )
+
+
+def load_pictures(run_dir: Path) -> DQNPictures:
+    """The pictures of a saved DQN run folder, from its files alone (nothing trains)."""
+    from qlearn.deep.job import resume_config
+    from qlearn.deep.train import resolve_target
+    from qlearn.experiment.runs import load_npz
+
+    run_dir = Path(run_dir)
+    cfg = resume_config(run_dir)
+    try:
+        evals = pd.read_csv(run_dir / "evals.csv")
+    except FileNotFoundError:
+        raise QlearnError(f"{run_dir} has no evals.csv; it is not a finished DQN run") from None
+    means = evals.groupby(["seed", "step"])["return"].mean().unstack("step")
+    target = resolve_target(cfg)
+    q = q_star = None
+    if target.mdp is not None:
+        tables = load_npz(run_dir / "tables.npz")
+        q = np.where(target.mdp.legal, tables["q"].mean(axis=0), -np.inf)
+        q_star = tables["q_star"]
+    return DQNPictures(
+        label=variant_name(cfg),
+        world=target.name,
+        eval_steps=means.columns.to_numpy(),
+        eval_means=means.to_numpy(),
+        eval_episodes=cfg.eval_episodes,
+        eval_epsilon=cfg.eval_epsilon,
+        threshold=reward_threshold(cfg.world) if target.mdp is None else None,
+        mdp=target.mdp,
+        q=q,
+        q_star=q_star,
+    )
+
+
+def render_figures(p: DQNPictures) -> dict[str, bytes]:
     """The run's figures as PNG bytes: the evaluation curve, and on finite worlds the
-    learned values next to the exact ones."""
+    network's values next to the exact ones."""
     from qlearn.viz.curves import eval_curve_figure
     from qlearn.viz.png import figure_png
 
-    cfg = run.config
-    threshold = reward_threshold(cfg.world) if run.target.mdp is None else None
-    label = variant_name(cfg)
-    pngs = {
-        "curve.png": figure_png(
-            eval_curve_figure(
-                run.eval_steps,
-                {label: run.eval_returns.mean(axis=2)},
-                f"{label} on {run.target.name}: {cfg.eval_episodes} evaluation episodes "
-                f"({'greedy' if cfg.eval_epsilon == 0 else f'epsilon {cfg.eval_epsilon:g}'})",
-                threshold,
-            )
-        )
-    }
-    mdp = run.target.mdp
-    if mdp is not None and mdp.layout is not None:
+    how = "greedy" if p.eval_epsilon == 0 else f"epsilon {p.eval_epsilon:g}"
+    title = f"{p.label} on {p.world}: {p.eval_episodes} evaluation episodes ({how})"
+    curve = eval_curve_figure(p.eval_steps, {p.label: p.eval_means}, title, p.threshold)
+    pngs = {"curve.png": figure_png(curve)}
+    if p.mdp is not None and p.mdp.layout is not None:
         from qlearn.viz.grid import q_figure, value_figure
 
-        learned = np.where(mdp.legal, run.q, -np.inf)
-        pngs["values.png"] = figure_png(
-            value_figure(mdp, {"learned (DQN)": learned, "Q*": run.solution.q})
-        )
-        pngs["q_values.png"] = figure_png(q_figure(mdp, {"learned (DQN)": learned}))
+        tables = {"learned (DQN)": p.q, "Q*": p.q_star}
+        pngs["values.png"] = figure_png(value_figure(p.mdp, tables))
+        pngs["q_values.png"] = figure_png(q_figure(p.mdp, {"learned (DQN)": p.q}))
     return pngs
+
+
+def figures(run: DQNRun) -> dict[str, bytes]:
+    return render_figures(pictures_of(run))
 
 
 CAPTIONS = {

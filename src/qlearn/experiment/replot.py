@@ -1,7 +1,7 @@
 """Draw a saved run's figures again, from its files alone (``qlearn plot RUN``).
 
-Works on every kind of run folder qlearn writes (tabular training, exact solution,
-comparison, and the tour, whose stages are run folders themselves). The PNG files and
+Works on every kind of run folder qlearn writes (tabular and DQN training, exact
+solution, comparison, and the tour, whose stages are run folders themselves). The PNG files and
 ``report.html`` are rewritten atomically, one file at a time; nothing is trained.
 """
 
@@ -27,6 +27,8 @@ def replot(run_dir: str | Path) -> list[Path]:
         return _replot_solution(run_dir)
     if kind == "compare":
         return _replot_comparison(run_dir)
+    if kind == "dqn":
+        return _replot_dqn(run_dir)
     if kind == "tour":
         stages = sorted(p for p in run_dir.iterdir() if (p / "config.yaml").is_file())
         return [path for stage in stages for path in replot(stage)]
@@ -65,3 +67,12 @@ def _replot_comparison(run_dir: Path) -> list[Path]:
     pictures, info, config, curves = load_comparison(run_dir)
     png = comparison_png(pictures)
     return _write(run_dir, {"compare.png": png}, comparison_report(info, config, curves, png))
+
+
+def _replot_dqn(run_dir: Path) -> list[Path]:
+    from qlearn.deep.report import dqn_report, load_pictures, render_figures
+
+    pngs = render_figures(load_pictures(run_dir))
+    metrics = pd.read_csv(run_dir / "metrics.csv")
+    report = dqn_report(read_summary(run_dir), read_config(run_dir), metrics, pngs)
+    return _write(run_dir, pngs, report)
