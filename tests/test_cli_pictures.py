@@ -167,4 +167,4 @@ def test_plot_refuses_a_folder_that_is_not_a_run(tmp_path):
 def test_tour_refuses_an_existing_folder_before_working(tmp_path):
     proc = run_cli("tour", "--out", str(tmp_path))
     assert proc.returncode == 2 and "already exists" in proc.stderr
-    assert "[1/5]" not in proc.stdout
+    assert "[1/6]" not in proc.stdout

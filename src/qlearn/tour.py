@@ -1,6 +1,6 @@
 """The whole tutorial as one command (``qlearn tour``, ``make demo``).
 
-Five stages, each a run folder inside one tour folder, plus a ``report.html`` that
+Six stages, each a run folder inside one tour folder, plus a ``report.html`` that
 shows them all:
 
 1. ``1-solve``: the exact Q*, V* and optimal actions of the 4x3 world;
@@ -8,7 +8,9 @@ shows them all:
 3. ``3-train``: Q-learning over 16 seeds, with snapshots after episodes 1, 50 and 500;
 4. ``4-greedy-trap``: on ``detour``, a learner that never explores (epsilon 0) against
    one that explores (epsilon 0.1);
-5. ``5-cliff``: Q-learning against SARSA on the cliff (Sutton & Barto, Example 6.6).
+5. ``5-cliff``: Q-learning against SARSA on the cliff (Sutton & Barto, Example 6.6);
+6. ``6-dqn``: when the table is replaced by a network: DQN on the same 4x3 world, with
+   one-hot observations, held against the exact Q*.
 
 The tour folder is written atomically, like every run folder.
 """
@@ -21,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import qlearn
+from qlearn.deep.report import CAPTIONS as DQN_CAPTIONS
 from qlearn.experiment.runs import atomic_write_text, dump_json, dump_yaml, write_run_dir
 
 Progress = Callable[[str], None]
@@ -38,6 +41,8 @@ class TourSettings:
     """Seeds per learner on the cliff."""
     episodes: int = 500
     """Episodes of every learning run."""
+    dqn_seeds: int = 2
+    """Seeds of the DQN run on classic (the shipped settings for finite worlds)."""
     seed: int = 0
     """First seed of every run."""
 
@@ -114,31 +119,53 @@ def _stage_compare(folder: Path, **options: Any) -> tuple[dict[str, Any], bytes,
     return headline, png, info
 
 
+def _stage_dqn(folder: Path, s: TourSettings) -> tuple[dict[str, Any], dict[str, bytes]]:
+    from qlearn.deep.job import config_record
+    from qlearn.deep.report import summary, write_dqn_results
+    from qlearn.deep.train import resolve_config, run
+
+    cfg = resolve_config({"world": "classic", "seeds": s.dqn_seeds, "seed": s.seed}, "the tour")
+    result = run(cfg)
+    info = summary(result)
+    info["run_dir"] = str(folder)
+    folder.mkdir()
+    atomic_write_text(folder / "config.yaml", dump_yaml(config_record(cfg)))
+    pngs = write_dqn_results(result, folder, info, config_record(cfg), plot=True)
+    atomic_write_text(folder / "summary.json", dump_json(info))
+    optimal = sum(p["optimal_share"] == 1.0 for p in info["per_seed"])
+    headline = {
+        "seeds optimal everywhere": f"{optimal}/{s.dqn_seeds}",
+        "max |Q - Q*| (worst seed)": max(p["gap"] for p in info["per_seed"]),
+        "environment steps": info["env_steps"],
+    }
+    return headline, pngs
+
+
 def run_tour(out: Path, settings: TourSettings | None = None, progress: Progress = print) -> dict:
-    """Run the five stages into the new folder ``out``; returns the tour's summary."""
+    """Run the six stages into the new folder ``out``; returns the tour's summary."""
     s = settings or TourSettings()
     results: dict[str, Any] = {}
 
     def fill(tmp: Path) -> None:
-        progress("[1/5] solve classic exactly")
+        progress("[1/6] solve classic exactly")
         solve_head, solve_pngs = _stage_solve(tmp / "1-solve")
         progress(
             f"      V*(1,1) = {solve_head['V*(1,1)']:.4f}; "
             f"Q*((3,2),N) = {solve_head['Q*((3,2),N)']:.4f}"
         )
-        progress("[2/5] narrate the tutorial's hand updates")
+        progress("[2/6] narrate the tutorial's hand updates")
         explain_head, explain_text = _stage_explain(tmp / "2-explain")
         values = ", ".join(f"{v:g}" for v in explain_head["narrated values"])
         progress(f"      Q values after each update: {values}")
         progress(
-            f"[3/5] train Q-learning on classic: {s.episodes} episodes x {s.train_seeds} seeds"
+            f"[3/6] train Q-learning on classic: {s.episodes} episodes x {s.train_seeds} seeds"
         )
         train_head, train_pngs = _stage_train(tmp / "3-train", s)
         progress(
             f"      {train_head['seeds optimal everywhere']} seeds act optimally everywhere; "
             f"max |Q - Q*| = {train_head['final max |Q - Q*| (mean over seeds)']:.2g}"
         )
-        progress(f"[4/5] the greedy trap on detour: epsilon 0 vs 0.1, {s.trap_seeds} seeds")
+        progress(f"[4/6] the greedy trap on detour: epsilon 0 vs 0.1, {s.trap_seeds} seeds")
         trap_head, trap_png, trap_info = _stage_compare(
             tmp / "4-greedy-trap",
             world="detour",
@@ -151,7 +178,7 @@ def run_tour(out: Path, settings: TourSettings | None = None, progress: Progress
         )
         for label, h in trap_head.items():
             progress(f"      {label}: greedy policy optimal in {h['greedy policy optimal']} seeds")
-        progress(f"[5/5] Q-learning vs SARSA on the cliff: {s.cliff_seeds} seeds")
+        progress(f"[5/6] Q-learning vs SARSA on the cliff: {s.cliff_seeds} seeds")
         cliff_head, cliff_png, cliff_info = _stage_compare(
             tmp / "5-cliff",
             world="cliff",
@@ -167,6 +194,12 @@ def run_tour(out: Path, settings: TourSettings | None = None, progress: Progress
                 f"      {label}: {arm['window_mean']:.1f} +- {arm['window_se']:.1f} reward/episode "
                 f"online; greedy return {_counts(arm['greedy_return_counts'])}"
             )
+        progress(f"[6/6] DQN on classic: a network in place of the table, {s.dqn_seeds} seeds")
+        dqn_head, dqn_pngs = _stage_dqn(tmp / "6-dqn", s)
+        progress(
+            f"      {dqn_head['seeds optimal everywhere']} seeds act optimally everywhere; "
+            f"max |Q - Q*| = {dqn_head['max |Q - Q*| (worst seed)']:.2g}"
+        )
         results.update(
             {
                 "solve": solve_head,
@@ -174,6 +207,7 @@ def run_tour(out: Path, settings: TourSettings | None = None, progress: Progress
                 "train": train_head,
                 "greedy_trap": trap_head,
                 "cliff": cliff_head,
+                "dqn": dqn_head,
                 "settings": s.__dict__,
                 "qlearn_version": qlearn.__version__,
             }
@@ -189,6 +223,7 @@ def run_tour(out: Path, settings: TourSettings | None = None, progress: Progress
             trap_info,
             cliff_png,
             cliff_info,
+            dqn_pngs,
             out,
         )
         atomic_write_text(tmp / "report.html", page)
@@ -213,6 +248,7 @@ def tour_report(
     trap_info: dict,
     cliff_png: bytes,
     cliff_info: dict,
+    dqn_pngs: dict[str, bytes],
     out: Path,
 ) -> str:
     """The tour's one-page report: every stage's numbers and figures."""
@@ -251,6 +287,11 @@ def tour_report(
                 "5. One symbol, two personalities: the cliff (5-cliff)",
                 html.table(cliff_header, cliff_rows, "headline"),
                 html.image(cliff_png, "cliff", html.CAPTIONS["compare.png"]),
+            ),
+            html.section(
+                "6. When the table dies: a network learns the same Q* (6-dqn)",
+                html.key_values(results["dqn"], "headline"),
+                html.image(dqn_pngs["values.png"], "DQN", DQN_CAPTIONS["values.png"]),
             ),
         ],
     )

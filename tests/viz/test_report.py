@@ -82,20 +82,22 @@ def test_tour_report_renders_every_stage(tmp_path):
     proc = run_cli("tour", "--out", str(out))
     assert proc.returncode == 0, proc.stderr
     for line in [
-        "[1/5] solve classic exactly",
+        "[1/6] solve classic exactly",
         "0.5, 0.225, 0.75, 0.875, 0.9375",
         "16/16 seeds act optimally everywhere",
         "greedy return -13 x100",
+        "[6/6] DQN on classic",
+        "2/2 seeds act optimally everywhere",
     ]:
         assert line in proc.stdout
     stages = sorted(p.name for p in out.iterdir() if p.is_dir())
-    assert stages == ["1-solve", "2-explain", "3-train", "4-greedy-trap", "5-cliff"]
-    for stage in ("1-solve", "3-train", "4-greedy-trap", "5-cliff"):
+    assert stages == ["1-solve", "2-explain", "3-train", "4-greedy-trap", "5-cliff", "6-dqn"]
+    for stage in ("1-solve", "3-train", "4-greedy-trap", "5-cliff", "6-dqn"):
         assert (out / stage / "report.html").is_file()
     assert_offline((out / "report.html").read_text())
     dom = rendered_dom(tmp_path, out / "report.html")
     loaded, total = images_loaded(dom)
-    assert loaded == total == 8
+    assert loaded == total == 9
     for text in [
         "1. The exact answer",
         "new value  = 0 + 0.5 * 0.45 = 0.225",
@@ -104,6 +106,7 @@ def test_tour_report_renders_every_stage(tmp_path):
         "q-learning epsilon=0.1",
         "5. One symbol",
         "-13 x100",
+        "6. When the table dies",
     ]:
         assert text in dom
     # The cliff stage's own report renders too.
