@@ -112,7 +112,7 @@ def _without_timing(configs):
     "spec_text, extra, message",
     [
         ("world: cliff\ngrid: {alpha: [0.1]}\nseeds: 2\nmetirc: x\n", [], "unknown key 'metirc'"),
-        ("world: cliff\nalgo: dqn\n", [], "'dqn' cannot be swept yet"),
+        ("world: cliff\ngrid: {algo: [sarsa, dqn]}\n", [], "algo mixes"),
         ("world: cliff\ngrid: {}\n", [], "grid is empty"),
         ("world: cliff\nseeds: 1\n", ["--workers", "0"], "--workers must be at least 1"),
     ],

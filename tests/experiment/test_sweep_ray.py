@@ -82,3 +82,20 @@ def test_an_address_nothing_listens_on_fails_fast_in_one_line(tmp_path):
     assert proc.returncode == 2 and proc.stderr.count("\n") == 1
     assert "cannot reach a Ray cluster at 127.0.0.1:1" in proc.stderr
     assert not (tmp_path / "sw").exists()
+
+
+def test_a_dqn_sweep_on_ray_gives_the_local_numbers(ray_address):
+    # Each Ray trial gets one CPU, so one JAX device, where the local run has one per
+    # core: a seed's numbers do not depend on it.
+    spec = {
+        "name": "classic-dqn-ray",
+        "world": "classic",
+        "algo": "dqn",
+        "fixed": {"steps": 1500, "learning_starts": 200, "double": True},
+        "seeds": 2,
+    }
+    on_ray = run_sweep(spec, ray="local")
+    local = run_sweep(spec)
+    assert on_ray.backend == "ray" and "final_gap" in on_ray.table.columns
+    assert on_ray.table.equals(local.table) and on_ray.curves.equals(local.curves)
+    assert _without_timing(on_ray.summary()) == _without_timing(local.summary())

@@ -97,7 +97,7 @@ def test_map_files_are_found_next_to_the_spec(tmp_path):
         ({"fixed": {"episodes": 0}}, "fixed options: episodes must be at least 1"),
         ({"grid": {"alpha": [0.5, 2.0]}}, r"configuration 1 \(alpha=2.0\): .*alpha"),
         ({"grid": {"algo": ["sarsa", "ppo"]}}, "configuration 1 .*unknown algorithm 'ppo'"),
-        ({"algo": "dqn"}, "algo 'dqn' cannot be swept yet"),
+        ({"algo": "dqn"}, "episodes is not an option of algo dqn; use steps"),
         ({"metric": "accuracy"}, "unknown metric 'accuracy'"),
         ({"metric": "mean_return_last_0"}, "window must be at least 1"),
         ({"metric": "mean_return_last_50"}, "needs at least 50 episodes.*trains 20"),

@@ -10,6 +10,7 @@ from qlearn.experiment.trials import (
     TrialResult,
     TrialSpec,
     capped_return,
+    check_metric,
     parse_metric,
     run_trial,
 )
@@ -73,6 +74,41 @@ def test_metric_names():
         parse_metric("mean_return_last_N")
 
 
-def test_dqn_is_refused_with_a_clear_message():
-    with pytest.raises(QlearnError, match="'dqn' cannot be swept yet"):
-        run_trial(TrialSpec(0, {"algo": "dqn"}, seeds=1, seed=0, metric="mean_return"))
+def test_dqn_trial_reports_what_the_run_holds():
+    from qlearn.deep.train import resolve_config, run
+
+    options = {"world": "classic", "algo": "dqn", "steps": 1500, "learning_starts": 200}
+    trial = TrialSpec(2, options, seeds=2, seed=5, metric="mean_return_last_10")
+    result = run_trial(trial)
+    dqn = run(resolve_config({**options, "seeds": 2, "seed": 5}))
+    assert result.config_id == 2 and result.seeds == [5, 6]
+    assert list(result.values)[0] == "mean_return_last_10"
+    returns = [dqn.episodes[dqn.episodes.seed == s]["return"].to_numpy() for s in (5, 6)]
+    assert result.values["mean_return_last_10"] == [r[-10:].mean() for r in returns]
+    assert result.values["mean_return"] == [r.mean() for r in returns]
+    assert result.values["train_episodes"] == [len(r) for r in returns]
+    assert result.values["eval_return"] == dqn.final_eval.mean(axis=1).tolist()
+    assert result.values["best_eval_return"] == dqn.best_eval[0].tolist()
+    assert result.values["env_steps"] == [1500, 1500]
+    # exact numbers on a finite world, as the tabular trials judge a table
+    mdp, sol = dqn.target.mdp, dqn.solution
+    live = ~mdp.terminal[:, None] & mdp.legal
+    gaps = [np.abs(q - sol.q)[live].max() for q in dqn.q_per_seed]
+    assert result.values["final_gap"] == pytest.approx(gaps)
+    assert result.curve_unit == "evaluation" and result.curve_mean == dqn.curve.tolist()
+    assert result.curve_steps == dqn.eval_steps.tolist()
+    se = dqn.eval_returns.mean(axis=2).std(axis=0, ddof=1) / np.sqrt(2)
+    assert np.allclose(result.curve_se, se)
+    assert TrialResult.from_json(result.to_json()) == result
+
+
+def test_dqn_metrics_need_what_the_configuration_has():
+    from qlearn.deep.train import resolve_config
+
+    cartpole = resolve_config({"world": "CartPole-v1", "steps": 1000})
+    for name in ["final_gap", "optimal_share", "greedy_return"]:
+        with pytest.raises(QlearnError, match=f"{name} needs the exact solution"):
+            check_metric(parse_metric(name), cartpole)
+    check_metric(parse_metric("eval_return"), cartpole)
+    with pytest.raises(QlearnError, match="DQN's greedy evaluations"):
+        check_metric(parse_metric("best_eval_return"), TabularConfig())

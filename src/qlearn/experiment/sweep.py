@@ -12,6 +12,8 @@ from __future__ import annotations
 import math
 import multiprocessing
 import os
+import re
+import sys
 import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
@@ -112,20 +114,18 @@ class SweepResult:
 
     @cached_property
     def curves(self) -> pd.DataFrame:
-        """Mean learning curve per configuration: one row per configuration x episode."""
+        """Mean learning curve per configuration: one row per configuration x episode
+        (DQN: x greedy evaluation, with its environment step)."""
         frames = []
         for trial in self.trials:
-            x = np.arange(1, len(trial.curve_mean) + 1)
-            frames.append(
-                pd.DataFrame(
-                    {
-                        "config": trial.config_id,
-                        trial.curve_unit: x,
-                        "mean_return": trial.curve_mean,
-                        "se_return": trial.curve_se,
-                    }
-                )
-            )
+            columns: dict[str, Any] = {
+                "config": trial.config_id,
+                trial.curve_unit: np.arange(1, len(trial.curve_mean) + 1),
+            }
+            if trial.curve_steps is not None:
+                columns["step"] = trial.curve_steps
+            columns.update(mean_return=trial.curve_mean, se_return=trial.curve_se)
+            frames.append(pd.DataFrame(columns))
         return pd.concat(frames, ignore_index=True)
 
     def summary(self) -> dict[str, Any]:
@@ -268,7 +268,7 @@ def run_local(
     """Run trials on this machine: in this process, or spread over ``workers`` processes.
 
     With several processes each one runs its trials on ``cores // workers`` Numba
-    threads, so the machine is not oversubscribed.
+    threads (and as many JAX devices for DQN), so the machine is not oversubscribed.
     """
     notify = on_result or (lambda _: None)
     workers = default_workers(trials) if workers is None else workers
@@ -305,10 +305,30 @@ def run_local(
 
 
 def use_threads(n: int) -> None:
-    """Let Numba's parallel loops in this thread use at most ``n`` threads."""
+    """Let this worker's trials use at most ``n`` cores: Numba's parallel loops in this
+    thread, and JAX (DQN) through :func:`limit_jax_devices`."""
     import numba
 
     numba.set_num_threads(max(1, min(int(n), numba.config.NUMBA_NUM_THREADS)))
+    limit_jax_devices(n)
+
+
+_DEVICE_FLAG = re.compile(r"--xla_force_host_platform_device_count=\S*")
+
+
+def limit_jax_devices(n: int) -> None:
+    """Give JAX ``n`` CPU devices in this process, if JAX has not started yet.
+
+    DQN trains one seed per device and pads a group of seeds up to the device count
+    (:class:`qlearn.deep.compiled.CompiledBackend`), so a worker that inherited "one
+    device per core of the machine" would train extra seeds on cores other workers use.
+    A seed's numbers do not depend on the device count, so the results stay the same.
+    """
+    if "jax" in sys.modules:
+        return  # too late: JAX fixes its devices when it starts
+    flags = _DEVICE_FLAG.sub("", os.environ.get("XLA_FLAGS", "")).split()
+    flags.append(f"--xla_force_host_platform_device_count={max(1, int(n))}")
+    os.environ["XLA_FLAGS"] = " ".join(flags)
 
 
 # ---- the sweep folder -------------------------------------------------------------------

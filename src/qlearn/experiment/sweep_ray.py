@@ -2,9 +2,9 @@
 
 Ray is an optional extra (``pip install 'qlearn[ray]'``) imported only here, only when
 asked for. Each configuration becomes one Tune trial that runs the very same
-:func:`qlearn.experiment.trials.run_trial` as a local sweep, so the numbers are the same.
-Every node of a cluster needs qlearn installed (the same version) and, for ``map_file``
-worlds, the map at the same path.
+:func:`qlearn.experiment.trials.run_trial` as a local sweep (tabular or DQN), so the
+numbers are the same. Every node of a cluster needs qlearn installed (the same
+version) and, for ``map_file`` worlds, the map at the same path.
 """
 
 from __future__ import annotations
@@ -154,8 +154,8 @@ def _trial_name(trial: Any) -> str:
 def ray_trainable(config: dict[str, Any], trials: dict[int, TrialSpec]) -> None:
     """The Tune trainable: run one configuration's trial and report it as JSON text.
 
-    Numba's threads are limited to the CPUs Ray gave this trial, so trials sharing a
-    node do not oversubscribe it.
+    Numba's threads and JAX's devices are limited to the CPUs Ray gave this trial, so
+    trials sharing a node do not oversubscribe it.
     """
     import ray
     from ray import tune

@@ -3,6 +3,8 @@
 A spec is checked completely before anything runs: unknown keys, wrong types, empty
 grids, bad distributions and bad metric names are refused with one line naming the key,
 and every configuration it expands to is validated by building its trainer config.
+A sweep compares tabular algorithms or DQN variants, not both: their options, metrics
+and learning curves differ.
 """
 
 from __future__ import annotations
@@ -23,13 +25,30 @@ import yaml
 
 from qlearn.errors import QlearnError
 from qlearn.experiment.config import TabularConfig
+from qlearn.experiment.dqn_config import DQNConfig
 from qlearn.experiment.stats import STATISTICS
-from qlearn.experiment.trials import TrialSpec, build_config, check_metric, parse_metric
+from qlearn.experiment.trials import (
+    TrialSpec,
+    algo_family,
+    algo_of,
+    build_config,
+    check_metric,
+    parse_metric,
+)
 
 #: Options set per run by the sweep itself, not per configuration.
 SEED_KEYS = ("seeds", "seed")
-#: Trainer options a configuration may fix or sweep.
-OPTION_KEYS = tuple(f.name for f in dataclasses.fields(TabularConfig) if f.name not in SEED_KEYS)
+#: Trainer options a configuration may fix or sweep: TabularConfig's, then DQNConfig's.
+OPTION_KEYS = tuple(
+    dict.fromkeys(
+        f.name
+        for cls in (TabularConfig, DQNConfig)
+        for f in dataclasses.fields(cls)
+        if f.name not in SEED_KEYS
+    )
+)
+#: Names people reach for, and the option they mean (for "did you mean").
+ALIASES = {"learning_rate": "lr", "discount": "gamma", "layers": "net", "hidden": "net"}
 #: Options that are text in the config but numbers to a user (``alpha: 0.5``).
 NUMERIC_TEXT = ("alpha", "epsilon", "temperature", "slip")
 #: Shorthands allowed at the top level of a spec (they join ``fixed``).
@@ -41,7 +60,7 @@ DEFAULTS: dict[str, Any] = {
     "sampler_seed": 0,
     "seeds": 10,
     "seed": 0,
-    "metric": "mean_return",
+    "metric": "mean_return",  # dqn: DQN_METRIC
     "goal": None,
     "rank_by": "iqm",
     "confidence": 0.95,
@@ -49,8 +68,12 @@ DEFAULTS: dict[str, Any] = {
     "bootstrap_seed": 0,
 }
 TOP_KEYS = ("name", *TOP_OPTIONS, "fixed", "grid", "random", *DEFAULTS)
+#: What a DQN sweep ranks by default: the final greedy evaluation.
+DQN_METRIC = "eval_return"
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+#: Numbers such as 1e-3 that YAML 1.1 (PyYAML) reads as text because they lack a dot.
+_SCIENTIFIC = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+")
 
 
 @dataclass(frozen=True)
@@ -153,10 +176,12 @@ def parse_spec(data: Any, *, name: str = "sweep", base_dir: Path | None = None) 
     random = _random(data.get("random"))
     samples = _samples(data, random)
     _refuse_overlap(fixed, grid, random)
+    family = _family(fixed, grid, random)
 
     seeds = _integer(data.get("seeds", DEFAULTS["seeds"]), "seeds", 1)
     seed = _integer(data.get("seed", DEFAULTS["seed"]), "seed", 0)
-    metric = parse_metric(data.get("metric", DEFAULTS["metric"]))
+    default_metric = DQN_METRIC if family == "dqn" else DEFAULTS["metric"]
+    metric = parse_metric(data.get("metric", default_metric))
     goal, rank_by, confidence, bootstrap, bootstrap_seed = _ranking(data, metric.goal)
     sampler_seed = _integer(data.get("sampler_seed", DEFAULTS["sampler_seed"]), "sampler_seed", 0)
 
@@ -181,6 +206,27 @@ def parse_spec(data: Any, *, name: str = "sweep", base_dir: Path | None = None) 
     configurations = expand(spec)
     full_fixed = _full_fixed(spec, configurations)
     return dataclasses.replace(spec, fixed=full_fixed, configurations=tuple(configurations))
+
+
+def _family(fixed: dict, grid: dict, random: dict) -> str:
+    """``tabular`` or ``dqn``: the one family of algorithms the spec sweeps.
+
+    Mixing them is refused: they take different options (episodes and alpha against
+    steps and lr), have different metrics, and learning curves in different units.
+    """
+    if "algo" in grid:
+        algos = grid["algo"]
+    elif "algo" in random:
+        algos = random["algo"].get("choice", [])
+    else:
+        algos = [fixed.get("algo", TabularConfig.algo)]
+    families = {algo_family(a) for a in algos}
+    if len(families) > 1:
+        raise QlearnError(
+            f"algo mixes tabular algorithms and dqn ({', '.join(map(str, algos))}); a sweep "
+            "compares one kind, so split it into a tabular sweep and a dqn sweep"
+        )
+    return families.pop() if families else "tabular"
 
 
 def _ranking(data: dict, natural_goal: str) -> tuple[str, str, float, int, int]:
@@ -255,11 +301,17 @@ def _complete(options: dict[str, Any]) -> dict[str, Any]:
 
 
 def _check_worlds(configurations: list[Configuration]) -> None:
-    """Load each distinct world once, so a bad name or map fails before anything trains."""
+    """Load each distinct world once, so a bad name or map fails before anything trains.
+
+    DQN configurations need nothing more: building their config resolved the
+    environment already (a qlearn world, map file, gymnax or Gymnasium id).
+    """
     from qlearn.tabular.train import world_of
 
     seen = set()
     for c in configurations:
+        if algo_family(algo_of(c.options)) == "dqn":
+            continue
         keys = ("world", "map_file", "gamma", "step_reward", "slip")
         world = tuple(c.options.get(k) for k in keys)
         if world in seen:
@@ -272,19 +324,29 @@ def _check_worlds(configurations: list[Configuration]) -> None:
 
 
 def _full_fixed(spec: SweepSpec, configurations: list[Configuration]) -> dict[str, Any]:
-    """The fixed options with every default made explicit (for the resolved spec)."""
+    """The fixed options with every default made explicit (for the resolved spec).
+
+    An option that is not swept yet differs between configurations is left out: DQN
+    takes it from the swept world (its tuned settings, its discount), and will again.
+    """
     swept = set(spec.swept_keys)
     first = configurations[0].options
-    return {k: v for k, v in first.items() if k not in swept}
+    return {
+        k: v
+        for k, v in first.items()
+        if k not in swept and all(c.options.get(k) == v for c in configurations)
+    }
 
 
 # ---- pieces of a spec -------------------------------------------------------------------
 
 
 def _refuse_unknown(data: dict, known: tuple[str, ...], where: str) -> None:
+    aliases = {a: k for a, k in ALIASES.items() if k in known}
     for key in data:
         if key not in known:
-            close = difflib.get_close_matches(str(key), known, n=1)
+            close = difflib.get_close_matches(str(key), [*known, *aliases], n=1)
+            close = [aliases.get(c, c) for c in close]
             hint = f"did you mean {close[0]!r}?" if close else f"known: {', '.join(known)}"
             if key in SEED_KEYS:
                 hint = "seeds and seed are set once, at the top level of the spec"
@@ -349,6 +411,8 @@ def _distribution(key: str, dist: Any) -> dict[str, list[Any]]:
     if kind == "choice":
         return {kind: [_coerce(key, v, f"{where}.choice[{i}]") for i, v in enumerate(args)]}
     integers = kind == "randint"
+    if not integers:
+        args = [_number(a) for a in args]
     ok = len(args) == 2 and all(
         not isinstance(a, bool) and isinstance(a, int if integers else int | float) for a in args
     )
@@ -361,6 +425,13 @@ def _distribution(key: str, dist: Any) -> dict[str, list[Any]]:
     if kind == "loguniform" and low <= 0:
         raise QlearnError(f"{where}.loguniform: bounds must be above 0, got {args!r}")
     return {kind: [low, high]}
+
+
+def _number(value: Any) -> Any:
+    """``value``, or the float it spells if YAML 1.1 left a number such as 1e-3 as text."""
+    if isinstance(value, str) and _SCIENTIFIC.fullmatch(value.strip()):
+        return float(value)
+    return value
 
 
 def _draw(rng: np.random.Generator, key: str, dist: dict[str, list[Any]]) -> Any:
@@ -415,11 +486,16 @@ def _name(value: Any) -> str:
     return value
 
 
-_HINTS = typing.get_type_hints(TabularConfig)
+#: Field types of both configs (the fields they share have the same type).
+_HINTS = {**typing.get_type_hints(DQNConfig), **typing.get_type_hints(TabularConfig)}
 
 
 def _coerce(key: str, value: Any, where: str) -> Any:
-    """Check ``value`` against the config field's type; numbers become text where needed."""
+    """Check ``value`` against the config field's type; numbers become text where needed.
+
+    Lists of integers (``net``, ``snapshots``) stay lists: plain data for the spec file,
+    the tables and JSON; the configs take them as tuples.
+    """
     hint = _HINTS[key]
     union = typing.get_origin(hint) in (typing.Union, types.UnionType)
     allowed = typing.get_args(hint) if union else (hint,)
@@ -429,7 +505,10 @@ def _coerce(key: str, value: Any, where: str) -> Any:
         raise QlearnError(f"{where} must not be empty (null)")
     if isinstance(value, bool) and bool not in allowed:
         raise QlearnError(f"{where} must be {_kind(key, allowed)}, got {value!r}")
-    if str in allowed:
+    if bool in allowed:
+        if isinstance(value, bool):
+            return value
+    elif str in allowed:
         if key in NUMERIC_TEXT and isinstance(value, int | float):
             return repr(value)
         if isinstance(value, str):
@@ -440,17 +519,21 @@ def _coerce(key: str, value: Any, where: str) -> Any:
     elif float in allowed:
         if isinstance(value, int | float):
             return value
+        if isinstance(_number(value), float):
+            return _number(value)
     elif tuple in {typing.get_origin(a) for a in allowed}:
         if isinstance(value, list) and all(
             isinstance(v, int) and not isinstance(v, bool) for v in value
         ):
-            return tuple(value)
+            return list(value)
     raise QlearnError(f"{where} must be {_kind(key, allowed)}, got {value!r}")
 
 
 def _kind(key: str, allowed: tuple) -> str:
     if key in NUMERIC_TEXT:
         return "a number or text such as '1:0.05' or '1/n^0.8'"
+    if bool in allowed:
+        return "true or false"
     if str in allowed:
         return "text"
     if int in allowed and float not in allowed:

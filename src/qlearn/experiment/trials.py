@@ -5,11 +5,13 @@ so the same function runs in this process, in a worker process, or on a Ray node
 gives the same numbers everywhere: the trainers are deterministic given the seed.
 
 Trainers are chosen by ``algo`` in exactly two places, :func:`build_config` and
-:func:`run_trial`; the DQN trainer plugs in there.
+:func:`run_trial`: tabular algorithms train with Numba (:func:`tabular_trial`), ``dqn``
+with JAX (:func:`dqn_trial`). Both train every seed of a configuration in one call.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import time
@@ -20,8 +22,10 @@ import numpy as np
 
 from qlearn.errors import QlearnError
 from qlearn.experiment.config import TABULAR_ALGOS, TabularConfig
+from qlearn.experiment.dqn_config import DQN_ALGOS, DQNConfig
 
-DQN_ALGOS = ("dqn",)
+#: A trainer config: which one depends on ``algo``.
+Config = TabularConfig | DQNConfig
 
 #: Metric names a sweep can rank by, their meaning, and which way is better.
 METRICS: dict[str, tuple[str, str]] = {
@@ -32,13 +36,32 @@ METRICS: dict[str, tuple[str, str]] = {
         "(over one episode capped at max_steps if it may never end)",
         "max",
     ),
-    "final_gap": ("max |Q - Q*| (td0: |V - V_true|) after the last episode", "min"),
+    "final_gap": ("max |Q - Q*| (td0: |V - V_true|) at the end of training", "min"),
     "optimal_share": ("share of states whose greedy action is optimal at the end", "max"),
+    "eval_return": ("mean return of the final greedy evaluation episodes (dqn)", "max"),
+    "best_eval_return": ("best mean return of a greedy evaluation during training (dqn)", "max"),
 }
+
+#: Metrics only DQN's greedy evaluations produce.
+EVAL_METRICS = ("eval_return", "best_eval_return")
+#: Metrics that need a finite world's exact solution (DQN has them on finite worlds only).
+EXACT_METRICS = ("greedy_return", "final_gap", "optimal_share")
 
 #: Per-seed columns every tabular trial reports, besides the metric it is ranked by.
 TABULAR_COLUMNS = (
     "mean_return",
+    "greedy_return",
+    "greedy_finishes",
+    "final_gap",
+    "optimal_share",
+    "env_steps",
+)
+#: Per-seed columns of a DQN trial; the exact ones only on finite worlds.
+DQN_COLUMNS = (
+    "eval_return",
+    "best_eval_return",
+    "mean_return",
+    "train_episodes",
     "greedy_return",
     "greedy_finishes",
     "final_gap",
@@ -84,7 +107,7 @@ class TrialSpec:
 
     config_id: int
     options: dict[str, Any]
-    """Trainer options (for tabular algorithms, TabularConfig fields) except seeds/seed."""
+    """Trainer options (TabularConfig or DQNConfig fields, by ``algo``) except seeds/seed."""
     seeds: int
     seed: int
     metric: str
@@ -100,10 +123,13 @@ class TrialResult:
     """Column -> one value per seed; the ranked metric comes first."""
     curve_unit: str
     curve_mean: list[float]
-    """Mean over seeds of the return per ``curve_unit`` (episode for tabular trials)."""
+    """Mean over seeds of the return per ``curve_unit``: per training episode for tabular
+    trials, per greedy evaluation (the mean of its episodes) for DQN trials."""
     curve_se: list[float]
     """Standard error of that mean over seeds (0 with a single seed)."""
     seconds: float
+    curve_steps: list[int] | None = None
+    """DQN: the environment step (per seed) of each evaluation; None for tabular trials."""
 
     def to_json(self) -> str:
         return json.dumps(self.__dict__)
@@ -117,28 +143,61 @@ def algo_of(options: dict[str, Any]) -> str:
     return options.get("algo", TabularConfig.algo)
 
 
-def _dqn_missing(algo: str) -> QlearnError:
-    return QlearnError(
-        f"algo {algo!r} cannot be swept yet: the DQN trainer is not part of this build; "
-        f"sweep a tabular algorithm ({', '.join(TABULAR_ALGOS)})"
-    )
+def algo_family(algo: Any) -> str:
+    """``dqn`` or ``tabular``: which trainer, options, metrics and curve an algo has."""
+    return "dqn" if algo in DQN_ALGOS else "tabular"
 
 
-def build_config(options: dict[str, Any], seeds: int, seed: int) -> TabularConfig:
-    """The validated trainer config of one configuration (raises QlearnError if invalid)."""
+def build_config(options: dict[str, Any], seeds: int, seed: int) -> Config:
+    """The validated trainer config of one configuration (raises QlearnError if invalid).
+
+    DQN options are merged over the tuned settings for the environment
+    (``qlearn/deep/defaults.yaml``), as ``qlearn train --algo dqn`` does.
+    """
     algo = algo_of(options)
-    if algo in DQN_ALGOS:
-        # ---- DQN plugs in here: return its validated config built from ``options``. ----
-        raise _dqn_missing(algo)
+    if algo_family(algo) == "dqn":
+        from qlearn.deep.train import resolve_config
+
+        _refuse_foreign(options, DQNConfig, algo)
+        return resolve_config({**options, "seeds": seeds, "seed": seed}, "the sweep spec")
+    _refuse_foreign(options, TabularConfig, algo)
     return TabularConfig(**options, seeds=seeds, seed=seed)
+
+
+#: What a user of the other family most likely meant.
+_COUNTERPARTS = {"episodes": "steps", "alpha": "lr", "steps": "episodes", "lr": "alpha"}
+
+
+def _refuse_foreign(options: dict[str, Any], cls: type, algo: str) -> None:
+    """Refuse an option the algo's config does not have (the other family's options)."""
+    known = {f.name for f in dataclasses.fields(cls)}
+    for key in options:
+        if key in known:
+            continue
+        other = _COUNTERPARTS.get(key)
+        if other in known:
+            fix = f"use {other}"
+        elif cls is DQNConfig:
+            fix = f"remove it (it is an option of {', '.join(TABULAR_ALGOS)})"
+        else:
+            fix = "remove it, or set algo: dqn (it is a DQN option)"
+        raise QlearnError(f"{key} is not an option of algo {algo}; {fix}")
 
 
 #: Metrics about a learned greedy policy: td0 learns none (it evaluates a fixed one).
 GREEDY_METRICS = ("greedy_return", "optimal_share")
 
 
-def check_metric(metric: Metric, cfg: TabularConfig) -> None:
+def check_metric(metric: Metric, cfg: Config) -> None:
     """Refuse a metric the configuration cannot produce (e.g. a window past its episodes)."""
+    if isinstance(cfg, DQNConfig):
+        _check_dqn_metric(metric, cfg)
+        return
+    if metric.base in EVAL_METRICS:
+        raise QlearnError(
+            f"metric {metric.name} comes from DQN's greedy evaluations, which tabular "
+            "algorithms do not run; rank by greedy_return (exact) or a mean_return metric"
+        )
     if cfg.algo == "td0" and metric.base in GREEDY_METRICS:
         raise QlearnError(
             f"metric {metric.name} is about a learned greedy policy, and td0 evaluates a "
@@ -151,14 +210,34 @@ def check_metric(metric: Metric, cfg: TabularConfig) -> None:
         )
 
 
+def _check_dqn_metric(metric: Metric, cfg: DQNConfig) -> None:
+    from qlearn.envs.registry import family_of
+
+    if metric.base in EXACT_METRICS and family_of(cfg.world, cfg.map_file) != "finite":
+        raise QlearnError(
+            f"metric {metric.name} needs the exact solution of a finite world, and "
+            f"{cfg.world} has none; rank DQN there by eval_return, best_eval_return or a "
+            "mean_return metric"
+        )
+    if metric.window is not None and metric.window > cfg.steps:
+        raise QlearnError(
+            f"metric {metric.name} needs at least {metric.window} training episodes, but a "
+            f"configuration trains {cfg.steps} steps; raise steps or shorten the window"
+        )
+
+
 def run_trial(trial: TrialSpec) -> TrialResult:
     """Train every seed of one configuration and reduce it to per-seed numbers."""
-    algo = algo_of(trial.options)
-    if algo in DQN_ALGOS:
-        # ---- DQN plugs in here: train all seeds with its trainer, then reduce the run to
-        # a TrialResult (per-seed values for the metric and the curve per episode/step). ----
-        raise _dqn_missing(algo)
+    if algo_family(algo_of(trial.options)) == "dqn":
+        return dqn_trial(trial)
     return tabular_trial(trial)
+
+
+def mean_and_se(x: np.ndarray) -> tuple[list[float], list[float]]:
+    """Column means of ``x`` (seeds x points) and their standard errors over seeds."""
+    n = x.shape[0]
+    se = x.std(axis=0, ddof=1) / np.sqrt(n) if n > 1 else np.zeros(x.shape[1])
+    return x.mean(axis=0).tolist(), se.tolist()
 
 
 def tabular_trial(trial: TrialSpec) -> TrialResult:
@@ -173,16 +252,14 @@ def tabular_trial(trial: TrialSpec) -> TrialResult:
     columns = tabular_columns(run)
     values = {metric.name: _tabular_metric(run, metric, columns)}
     values.update((k, v) for k, v in columns.items() if k != metric.name)
-    returns = run.arrays.returns  # (seeds, episodes)
-    n = returns.shape[0]
-    se = returns.std(axis=0, ddof=1) / np.sqrt(n) if n > 1 else np.zeros(returns.shape[1])
+    curve_mean, curve_se = mean_and_se(run.arrays.returns)  # (seeds, episodes)
     return TrialResult(
         config_id=trial.config_id,
         seeds=run.seeds,
         values=values,
         curve_unit="episode",
-        curve_mean=returns.mean(axis=0).tolist(),
-        curve_se=se.tolist(),
+        curve_mean=curve_mean,
+        curve_se=curve_se,
         seconds=time.perf_counter() - started,
     )
 
@@ -207,15 +284,106 @@ def _tabular_metric(run, metric: Metric, columns: dict[str, list]) -> list[float
     return [float(x) for x in columns[metric.base]]
 
 
+def dqn_trial(trial: TrialSpec) -> TrialResult:
+    """A DQN trial: all seeds in one :func:`qlearn.deep.train.run`, then per-seed numbers.
+
+    The curve is the mean return of each greedy evaluation, at its environment step.
+    """
+    from qlearn.deep.train import run as train_dqn
+
+    started = time.perf_counter()
+    cfg = build_config(trial.options, trial.seeds, trial.seed)
+    metric = parse_metric(trial.metric)
+    check_metric(metric, cfg)
+    run = train_dqn(cfg)
+    columns = dqn_columns(run)
+    if metric.base == "mean_return_last_N":
+        ranked = last_returns(run, metric.window, metric.name)
+    else:
+        ranked = columns[metric.base]
+    values = {metric.name: ranked}
+    values.update((k, v) for k, v in columns.items() if k != metric.name)
+    curve_mean, curve_se = mean_and_se(run.eval_returns.mean(axis=2))  # (seeds, evaluations)
+    return TrialResult(
+        config_id=trial.config_id,
+        seeds=run.seeds,
+        values=values,
+        curve_unit="evaluation",
+        curve_mean=curve_mean,
+        curve_se=curve_se,
+        seconds=time.perf_counter() - started,
+        curve_steps=[int(s) for s in run.eval_steps],
+    )
+
+
+def dqn_columns(run) -> dict[str, list]:
+    """The standard per-seed numbers of a DQN run (see :data:`DQN_COLUMNS`).
+
+    ``mean_return`` is NaN for a seed that finished no training episode.
+    """
+    returns = training_returns(run)
+    columns: dict[str, list] = {
+        "eval_return": [float(x) for x in run.final_eval.mean(axis=1)],
+        "best_eval_return": [float(x) for x in run.best_eval[0]],
+        "mean_return": [float(r.mean()) if r.size else float("nan") for r in returns],
+        "train_episodes": [int(r.size) for r in returns],
+    }
+    if run.target.mdp is not None:
+        columns.update(exact_columns(run))
+    columns["env_steps"] = [int(run.env_steps)] * len(run.seeds)
+    return columns
+
+
+def training_returns(run) -> list[np.ndarray]:
+    """Per seed: the returns of its finished training episodes, in order."""
+    episodes = run.episodes
+    return [episodes["return"][episodes.seed == s].to_numpy(float) for s in run.seeds]
+
+
+def last_returns(run, window: int, name: str) -> list[float]:
+    """Per seed: the mean return of its last ``window`` finished training episodes."""
+    out = []
+    for seed, returns in zip(run.seeds, training_returns(run), strict=True):
+        if returns.size < window:
+            raise QlearnError(
+                f"metric {name}: seed {seed} finished only {returns.size} training episodes "
+                f"in {run.config.steps} steps; raise steps or shorten the window"
+            )
+        out.append(float(returns[-window:].mean()))
+    return out
+
+
+def exact_columns(run) -> dict[str, list]:
+    """On a finite world, per seed: the network's Q against the exact Q*, as the tabular
+    trials judge a table: ``final_gap`` (max |Q - Q*| over the legal actions of
+    non-terminal states), ``optimal_share`` (share of non-terminal states whose greedy
+    actions, exact ties included, are all optimal) and the greedy policy's exact return."""
+    from qlearn.mdp import policy_return, tie_policy
+
+    mdp, sol, cfg = run.target.mdp, run.solution, run.config
+    live = ~mdp.terminal[:, None] & mdp.legal
+    decision = np.flatnonzero(~mdp.terminal)
+    horizon = cfg.max_steps or mdp.max_steps
+    out: dict[str, list] = {"greedy_return": [], "greedy_finishes": [], "final_gap": []}
+    out["optimal_share"] = []
+    for q in run.q_per_seed:
+        policy = tie_policy(q, mdp.legal)
+        value, ends = greedy_value(mdp, policy, policy_return(mdp, policy, sol.gamma), horizon)
+        greedy = policy > 0
+        optimal = [bool(np.all(sol.policy[s][greedy[s]])) for s in decision]
+        out["greedy_return"].append(value)
+        out["greedy_finishes"].append(ends)
+        out["final_gap"].append(float(np.abs(q[live] - sol.q[live]).max()))
+        out["optimal_share"].append(float(np.mean(optimal)))
+    return out
+
+
 def greedy_returns(run) -> tuple[list[float], list[int]]:
     """Per seed: the greedy policy's exact expected return, and 1 if it surely ends, else 0.
 
     ``run.greedy_returns[k].undiscounted`` (what ``qlearn train`` prints) when the greedy
-    policy reaches a terminal with probability 1. When it may loop forever that number
-    does not exist; the seed then scores what the policy earns, in expectation, over an
-    episode cut at the training cap (``max_steps``), exactly as a capped evaluation
-    episode would. So a looping policy counts (badly, on worlds with step costs)
-    instead of silently leaving the statistics.
+    policy reaches a terminal with probability 1, else the capped return (see
+    :func:`greedy_value`).
     """
     from qlearn.mdp import tie_policy
     from qlearn.tabular.train import fixed_policy
@@ -224,17 +392,28 @@ def greedy_returns(run) -> tuple[list[float], list[int]]:
     horizon = cfg.max_steps or mdp.max_steps
     values, finishes = [], []
     for k, ret in enumerate(run.greedy_returns):
-        if ret.undiscounted is not None:
-            values.append(float(ret.undiscounted))
-            finishes.append(1)
-            continue
         if cfg.algo == "td0":
             policy = fixed_policy(mdp, cfg, run.solution)
         else:
             policy = tie_policy(run.q_per_seed[k], mdp.legal)
-        values.append(capped_return(mdp, policy, horizon))
-        finishes.append(0)
+        value, ends = greedy_value(mdp, policy, ret, horizon)
+        values.append(value)
+        finishes.append(ends)
     return values, finishes
+
+
+def greedy_value(mdp, policy: np.ndarray, ret, horizon: int) -> tuple[float, int]:
+    """A greedy policy's score and whether it surely ends (1) or may loop forever (0).
+
+    ``ret`` is its :class:`~qlearn.mdp.PolicyReturn`. When the policy may never reach a
+    terminal, its undiscounted return does not exist; it then scores what it earns, in
+    expectation, over an episode cut at ``horizon`` (the training cap), exactly as a
+    capped evaluation episode would. So a looping policy counts (badly, on worlds with
+    step costs) instead of silently leaving the statistics.
+    """
+    if ret.undiscounted is not None:
+        return float(ret.undiscounted), 1
+    return capped_return(mdp, policy, horizon), 0
 
 
 def capped_return(mdp, policy: np.ndarray, horizon: int) -> float:

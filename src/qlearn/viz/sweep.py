@@ -75,15 +75,18 @@ def _ranking_panel(ax, result, ranked) -> None:
 
 
 def _curves_panel(ax, result, best) -> None:
+    """Tabular curves are per training episode; DQN curves per greedy evaluation, drawn
+    at their environment steps."""
     trials = {t.config_id: t for t in result.trials}
     lows, highs = [], []
+    window = 1
     for config in best:
         trial = trials[config.id]
         mean = np.asarray(trial.curve_mean)
         se = np.asarray(trial.curve_se)
         window = max(1, len(mean) // 50)
         m, s = _smooth(mean, window), _smooth(se, window)
-        x = np.arange(1, len(mean) + 1)[window - 1 :]
+        x = _x(trial)[window - 1 :]
         line = ax.plot(x, m, label=_label(config), lw=1.5)[0]
         ax.fill_between(x, m - 1.96 * s, m + 1.96 * s, color=line.get_color(), alpha=0.2)
         later = slice(len(m) // 10, None)  # the first episodes would dwarf the rest
@@ -92,12 +95,26 @@ def _curves_panel(ax, result, best) -> None:
     if lows:
         pad = 0.05 * (max(highs) - min(lows)) or 1.0
         ax.set_ylim(min(lows) - pad, max(highs) + pad)
-    unit = result.trials[0].curve_unit if result.trials else "episode"
-    ax.set_xlabel(f"{unit} (moving average over {max(1, len(mean) // 50)})")
-    ax.set_ylabel("return (mean over seeds, band +-1.96 SE)")
+    first = result.trials[0] if result.trials else None
+    smoothed = f"moving average over {window}"
+    if first is not None and first.curve_steps is not None:
+        shown = "" if window == 1 else f", {smoothed}"
+        ax.set_xlabel(f"environment steps per seed (at each greedy evaluation{shown})")
+        ax.set_ylabel("evaluation return (mean over seeds, band +-1.96 SE)")
+    else:
+        unit = first.curve_unit if first is not None else "episode"
+        ax.set_xlabel(f"{unit} ({smoothed})")
+        ax.set_ylabel("return (mean over seeds, band +-1.96 SE)")
     ax.set_title(f"learning curves of the best {len(best)}", fontsize=10)
     ax.legend(fontsize=8, loc="lower right")
     ax.grid(alpha=0.3)
+
+
+def _x(trial) -> np.ndarray:
+    """Where a curve's points lie: environment steps (DQN), else 1, 2, ... per unit."""
+    if trial.curve_steps is not None:
+        return np.asarray(trial.curve_steps)
+    return np.arange(1, len(trial.curve_mean) + 1)
 
 
 def _smooth(x: np.ndarray, window: int) -> np.ndarray:
