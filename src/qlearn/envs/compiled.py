@@ -13,7 +13,7 @@ import numpy as np
 from numba import njit
 
 from qlearn.mdp import FiniteMDP
-from qlearn.rng import normal, uniform
+from qlearn.rng import load, normal_t, store, uniform_t
 
 
 class World(NamedTuple):
@@ -66,38 +66,44 @@ def world_arrays(mdp: FiniteMDP) -> World:
 
 
 @njit(cache=True, inline="always")
-def pick(cum: np.ndarray, n: int, rng: np.ndarray) -> int:
-    """Index of a sampled outcome given cumulative probabilities (no draw when certain)."""
+def pick_t(cum: np.ndarray, n: int, st):
+    """Index of a sampled outcome given cumulative probabilities (no draw when certain),
+    and the generator's new state (a tuple state, see :mod:`qlearn.rng`)."""
     if n == 1:
-        return 0
-    u = uniform(rng)
+        return 0, st
+    u, st = uniform_t(st)
     for k in range(n - 1):
         if u < cum[k]:
-            return k
-    return n - 1
+            return k, st
+    return n - 1, st
 
 
 @njit(cache=True, inline="always")
-def transition(next_state, cum_prob, reward, reward_std, count, noisy, s, a, rng):
-    """Sample the landing state and reward of taking ``a`` in ``s``."""
-    k = pick(cum_prob[s, a], count[s, a], rng)
+def transition_t(next_state, cum_prob, reward, reward_std, count, noisy, s, a, st):
+    """Sample the landing state and reward of taking ``a`` in ``s``: (s', r, state)."""
+    k, st = pick_t(cum_prob[s, a], count[s, a], st)
     r = reward[s, a, k]
     if noisy and reward_std[s, a, k] > 0.0:
-        r += reward_std[s, a, k] * normal(rng)
-    return next_state[s, a, k], r
+        z, st = normal_t(st)
+        r += reward_std[s, a, k] * z
+    return next_state[s, a, k], r, st
 
 
 @njit(cache=True)
 def sample_start(world, rng) -> int:
-    """A first state, drawn as the training loop draws it (advances ``rng``)."""
-    return world.start_state[pick(world.start_cum, world.start_cum.shape[0], rng)]
+    """A first state, drawn as the training loop draws it (advances ``rng`` in place)."""
+    k, st = pick_t(world.start_cum, world.start_cum.shape[0], load(rng))
+    store(rng, st)
+    return world.start_state[k]
 
 
 @njit(cache=True)
 def sample_step(world, s, a, rng):
     """``(next state, reward)`` of one step, drawn exactly as the training loop draws it."""
     noisy = world.reward_std.max() > 0.0
-    return transition(
+    s2, r, st = transition_t(
         world.next_state, world.cum_prob, world.reward, world.reward_std, world.count, noisy,
-        s, a, rng,
+        s, a, load(rng),
     )  # fmt: skip
+    store(rng, st)
+    return s2, r

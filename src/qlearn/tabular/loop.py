@@ -16,13 +16,13 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit, prange
 
-from qlearn.envs.compiled import World, pick, transition
+from qlearn.envs.compiled import World, pick_t, transition_t
 from qlearn.explore import schedule_value
-from qlearn.rng import seed_state, uniform
+from qlearn.rng import load, seed_state, store, uniform_t
 from qlearn.tabular.rules import (
-    argmax_random,
+    argmax_random_t,
     boltzmann_probs,
-    double_q_target,
+    double_q_target_t,
     epsilon_greedy_probs,
     expected_sarsa_target,
     q_learning_target,
@@ -118,10 +118,11 @@ def fresh_arrays(
 
 
 @njit(cache=True, inline="always")
-def _act(q_row, legal_row, explore, epsilon, temperature, probs, rng) -> int:
-    """Choose an action: epsilon-greedy (random legal action w.p. epsilon) or Boltzmann."""
+def _act(q_row, legal_row, explore, epsilon, temperature, probs, st):
+    """Choose an action: epsilon-greedy (random legal action w.p. epsilon) or Boltzmann.
+    Returns (action, generator state)."""
     if explore == EPSILON_GREEDY:
-        u = uniform(rng)
+        u, st = uniform_t(st)
         if u < epsilon:
             n_legal = 0
             for a in range(legal_row.shape[0]):
@@ -131,11 +132,17 @@ def _act(q_row, legal_row, explore, epsilon, temperature, probs, rng) -> int:
             for a in range(legal_row.shape[0]):
                 if legal_row[a]:
                     if k == 0:
-                        return a
+                        return a, st
                     k -= 1
-        return argmax_random(q_row, legal_row, rng)
+        return argmax_random_t(q_row, legal_row, st)
     boltzmann_probs(q_row, legal_row, temperature, probs)
-    u = uniform(rng)
+    return _sample(probs, st)
+
+
+@njit(cache=True, inline="always")
+def _sample(probs, st):
+    """An action drawn from ``probs`` (zeros skipped), and the generator state."""
+    u, st = uniform_t(st)
     acc = 0.0
     last = 0
     for a in range(probs.shape[0]):
@@ -143,23 +150,8 @@ def _act(q_row, legal_row, explore, epsilon, temperature, probs, rng) -> int:
             last = a
             acc += probs[a]
             if u < acc:
-                return a
-    return last
-
-
-@njit(cache=True, inline="always")
-def _act_policy(policy_row, rng) -> int:
-    """Sample an action from a fixed policy's probabilities."""
-    u = uniform(rng)
-    acc = 0.0
-    last = 0
-    for a in range(policy_row.shape[0]):
-        if policy_row[a] > 0.0:
-            last = a
-            acc += policy_row[a]
-            if u < acc:
-                return a
-    return last
+                return a, st
+    return last, st
 
 
 @njit(cache=True, inline="always")
@@ -220,7 +212,8 @@ def run_episodes(world, cfg, runs, i, start, stop):
     algo, explore, gamma, alpha, omega = cfg.algo, cfg.explore, cfg.gamma, cfg.alpha, cfg.omega
     eps_spec, temp_spec, snapshot_at = cfg.eps_spec.copy(), cfg.temp_spec.copy(), cfg.snapshot_at
     q, q2, v = runs.q[i].copy(), runs.q2[i].copy(), runs.v[i].copy()
-    visits, rng = runs.visits[i].copy(), runs.rng[i].copy()
+    visits = runs.visits[i].copy()
+    st = load(runs.rng[i])  # the generator as four values, kept in registers
     total_steps = runs.steps[i]
 
     S, A = legal.shape
@@ -249,7 +242,8 @@ def run_episodes(world, cfg, runs, i, start, stop):
 
     for ep in range(start, stop):
         n_touched = 0
-        s = start_state[pick(start_cum, start_cum.shape[0], rng)]
+        k, st = pick_t(start_cum, start_cum.shape[0], st)
+        s = start_state[k]
         ep_return = 0.0
         steps = 0
         epsilon = schedule_value(eps_spec, ep if eps_spec[4] == 0.0 else total_steps)
@@ -263,16 +257,18 @@ def run_episodes(world, cfg, runs, i, start, stop):
                 temperature = schedule_value(temp_spec, total_steps)
             if a < 0:  # choose now unless SARSA already chose it last step
                 if algo == TD0:
-                    a = _act_policy(policy[s], rng)
+                    a, st = _sample(policy[s], st)
                 elif algo == DOUBLE_Q:
                     for b in range(A):
                         q_act[b] = q[s, b] + q2[s, b]
-                    a = _act(q_act, legal[s], explore, epsilon, temperature, probs, rng)
+                    a, st = _act(q_act, legal[s], explore, epsilon, temperature, probs, st)
                 else:
-                    a = _act(q[s], legal[s], explore, epsilon, temperature, probs, rng)
+                    a, st = _act(q[s], legal[s], explore, epsilon, temperature, probs, st)
             if steps == 0:
                 runs.first_action[i, ep] = a
-            s2, r = transition(next_state, cum_prob, reward, reward_std, count, noisy, s, a, rng)
+            s2, r, st = transition_t(
+                next_state, cum_prob, reward, reward_std, count, noisy, s, a, st
+            )
             done = terminal[s2]
             lr = alpha
             if omega > 0.0:
@@ -284,7 +280,7 @@ def run_episodes(world, cfg, runs, i, start, stop):
                 q[s, a] = td_update(q[s, a], target, lr)
             elif algo == SARSA:
                 if not done:
-                    a2 = _act(q[s2], legal[s2], explore, epsilon, temperature, probs, rng)
+                    a2, st = _act(q[s2], legal[s2], explore, epsilon, temperature, probs, st)
                 q[s, a] = td_update(q[s, a], sarsa_target(r, gamma, done, q[s2], a2), lr)
             elif algo == EXPECTED_SARSA:
                 if explore == EPSILON_GREEDY:
@@ -294,11 +290,12 @@ def run_episodes(world, cfg, runs, i, start, stop):
                 target = expected_sarsa_target(r, gamma, done, q[s2], probs)
                 q[s, a] = td_update(q[s, a], target, lr)
             elif algo == DOUBLE_Q:
-                if uniform(rng) < 0.5:
-                    target = double_q_target(r, gamma, done, q[s2], q2[s2], legal[s2], rng)
+                coin, st = uniform_t(st)
+                if coin < 0.5:
+                    target, st = double_q_target_t(r, gamma, done, q[s2], q2[s2], legal[s2], st)
                     q[s, a] = td_update(q[s, a], target, lr)
                 else:
-                    target = double_q_target(r, gamma, done, q2[s2], q[s2], legal[s2], rng)
+                    target, st = double_q_target_t(r, gamma, done, q2[s2], q[s2], legal[s2], st)
                     q2[s, a] = td_update(q2[s, a], target, lr)
             else:
                 v[s] = td_update(v[s], td0_target(r, gamma, done, v[s2]), lr)
@@ -356,7 +353,7 @@ def run_episodes(world, cfg, runs, i, start, stop):
     runs.q2[i] = q2
     runs.v[i] = v
     runs.visits[i] = visits
-    runs.rng[i] = rng
+    store(runs.rng[i], st)
     runs.steps[i] = total_steps
 
 

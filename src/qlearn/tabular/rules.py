@@ -15,12 +15,13 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from qlearn.rng import below
+from qlearn.rng import below_t, load, store
 
 
 @njit(cache=True, inline="always")
-def argmax_random(q_row: np.ndarray, legal_row: np.ndarray, rng: np.ndarray) -> int:
-    """The best legal action; ties broken uniformly at random."""
+def argmax_random_t(q_row: np.ndarray, legal_row: np.ndarray, st):
+    """The best legal action, ties broken uniformly at random; and the generator's
+    new state (``st`` is a tuple state, see :mod:`qlearn.rng`)."""
     best = -np.inf
     count = 0
     choice = -1
@@ -34,8 +35,17 @@ def argmax_random(q_row: np.ndarray, legal_row: np.ndarray, rng: np.ndarray) -> 
         elif q_row[a] == best:
             count += 1
             # Reservoir sampling: keep the k-th tie with probability 1/k.
-            if below(rng, count) == 0:
+            k, st = below_t(st, count)
+            if k == 0:
                 choice = a
+    return choice, st
+
+
+@njit(cache=True, inline="always")
+def argmax_random(q_row: np.ndarray, legal_row: np.ndarray, rng: np.ndarray) -> int:
+    """The best legal action; ties broken uniformly at random (``rng``: array state)."""
+    choice, st = argmax_random_t(q_row, legal_row, load(rng))
+    store(rng, st)
     return choice
 
 
@@ -109,13 +119,23 @@ def expected_sarsa_target(r: float, gamma: float, done: bool, q_t, probs_t) -> f
 
 
 @njit(cache=True, inline="always")
+def double_q_target_t(r: float, gamma: float, done: bool, q_select_t, q_eval_t, legal_t, st):
+    """Double Q-learning: one table picks the best next action, the other values it
+    (and the generator's new state: ties in the pick are broken at random)."""
+    if done:
+        return r, st
+    best, st = argmax_random_t(q_select_t, legal_t, st)
+    return r + gamma * q_eval_t[best], st
+
+
+@njit(cache=True, inline="always")
 def double_q_target(
     r: float, gamma: float, done: bool, q_select_t, q_eval_t, legal_t, rng
 ) -> float:
     """Double Q-learning: one table picks the best next action, the other values it."""
-    if done:
-        return r
-    return r + gamma * q_eval_t[argmax_random(q_select_t, legal_t, rng)]
+    target, st = double_q_target_t(r, gamma, done, q_select_t, q_eval_t, legal_t, load(rng))
+    store(rng, st)
+    return target
 
 
 @njit(cache=True, inline="always")
