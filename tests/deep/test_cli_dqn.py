@@ -136,8 +136,9 @@ def test_an_environment_that_is_not_finite_trains_dqn_by_default(tmp_path):
 
 # ---- crashes, resume, numerical trouble, hostile files ----
 
+# Twelve chunks with a checkpoint after each: killed after the first, eleven remain.
 SLOW_CHUNKS = ["train", "CartPole-v1", "--steps", "24576", "--eval-every", "2048",
-               "--gradient-steps", "512", "--seeds", "2", "--seed", "3",
+               "--gradient-steps", "64", "--eval-episodes", "3", "--seeds", "2", "--seed", "3",
                "--checkpoint-every", "2048", "--quiet"]  # fmt: skip
 
 

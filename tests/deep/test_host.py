@@ -84,10 +84,10 @@ def test_an_environment_that_does_not_replay_exactly_is_refused(tmp_path):
 @pytest.mark.slow
 def test_a_short_real_atari_run_goes_through_the_standard_wrappers(tmp_path):
     out = tmp_path / "breakout"
-    data = run_json("train", "ALE/Breakout-v5", "--steps", "1000", "--buffer-size", "1000",
-                    "--learning-starts", "500", "--eval-every", "500", "--eval-episodes", "1",
+    data = run_json("train", "ALE/Breakout-v5", "--steps", "600", "--buffer-size", "600",
+                    "--learning-starts", "400", "--eval-every", "600", "--eval-episodes", "1",
                     "--out", str(out))  # fmt: skip
-    assert data["backend"] == "gymnasium" and data["env_steps"] == 1000
+    assert data["backend"] == "gymnasium" and data["env_steps"] == 600
     assert data["eval_epsilon"] == 0.05  # the Atari protocol's evaluation epsilon
     with np.load(out / "params.npz", allow_pickle=False) as p:
         kernels = [p[k] for k in p.files if k.endswith("kernel")]

@@ -12,11 +12,12 @@ sb3 = pytest.importorskip("stable_baselines3")
 
 @pytest.mark.slow
 def test_sb3_dqn_learns_an_optimal_greedy_policy_on_classic():
+    torch.set_num_threads(1)  # tiny networks: threads only contend with the other worker
     env = gym.make("qlearn/classic-v0")
     mdp = env.unwrapped.mdp
     model = sb3.DQN(
         "MlpPolicy", env, learning_rate=1e-3, buffer_size=20_000, learning_starts=500,
-        batch_size=64, gamma=mdp.gamma, target_update_interval=250, train_freq=1,
+        batch_size=64, gamma=mdp.gamma, target_update_interval=250, train_freq=4,
         gradient_steps=1, exploration_fraction=0.5, exploration_final_eps=0.1,
         policy_kwargs={"net_arch": [64, 64]}, seed=0, verbose=0,
     )  # fmt: skip

@@ -377,13 +377,33 @@ class CompiledBackend:
         return self.seed_ids[g * self.devices : (g + 1) * self.devices]
 
     def fresh(self) -> list:
-        """One state per group of seeds (leading axis: device)."""
+        """One state per group of seeds (leading axis: device). The chunk compiles in
+        a second thread meanwhile (XLA compiles without holding the GIL), since the
+        initial state is itself a small compiled program."""
+        import threading
+        import time
+
+        shapes = jax.eval_shape(self._init, self._group_seeds(0))
+
+        def compile_chunk() -> None:
+            began = time.perf_counter()
+            self._compiled = self._chunk.lower(shapes, 0).compile()
+            self._compile_seconds = time.perf_counter() - began
+
+        self._compiling = threading.Thread(target=compile_chunk, daemon=True)
+        self._compiling.start()
         return [self._init(self._group_seeds(g)) for g in range(self.groups)]
 
     def compile(self, state: list) -> float:
-        """Compile the chunk for these shapes; returns the seconds it took."""
+        """Wait for the chunk's compilation (started by :meth:`fresh`, or start it for a
+        state loaded from a checkpoint); returns the seconds it took."""
         import time
 
+        if getattr(self, "_compiling", None) is not None:
+            self._compiling.join()
+            self._compiling = None
+            if self._compiled is not None:
+                return self._compile_seconds
         began = time.perf_counter()
         self._compiled = self._chunk.lower(state[0], 0).compile()
         return time.perf_counter() - began
@@ -449,3 +469,9 @@ class CompiledBackend:
 
     def online_params(self, state: list):
         return self._gather([s.learner.online for s in state])
+
+    def params_template(self):
+        """The shapes of :meth:`online_params` (nothing is computed)."""
+        n = self.cfg.seeds
+        one = jax.eval_shape(self.trainer.init, jnp.int32(0)).learner.online
+        return jax.tree.map(lambda x: jax.ShapeDtypeStruct((n, *x.shape), x.dtype), one)

@@ -456,6 +456,12 @@ class HostBackend:
         per_seed = [jax.device_get(lr) for lr in zip(state.learners, state.replays, strict=True)]
         return jax.tree.map(lambda *xs: np.stack(xs), *per_seed)
 
+    def params_template(self):
+        """The shapes of :meth:`online_params` (nothing is computed)."""
+        n = self.cfg.seeds
+        one = jax.eval_shape(self._init, self.keys[0])[0].online
+        return jax.tree.map(lambda x: jax.ShapeDtypeStruct((n, *x.shape), x.dtype), one)
+
     def online_params(self, state: HostState):
         online = [jax.device_get(learner.online) for learner in state.learners]
         return jax.tree.map(lambda *xs: np.stack(xs), *online)

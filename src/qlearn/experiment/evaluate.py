@@ -54,7 +54,7 @@ def _dqn_params(run_dir: Path, cfg, backend, best: bool) -> tuple[Any, str]:
     if (run_dir / name).exists():
         arrays = load_npz(run_dir / name)
         source = "best-evaluated parameters" if best else "final parameters"
-        template = backend.online_params(backend.fresh())
+        template = backend.params_template()
         return unflatten(template, arrays, str(run_dir / name), "online/"), source
     if best:
         raise QlearnError(f"{run_dir} has no best.npz; it is not a finished DQN run")

@@ -238,7 +238,9 @@ def run_episodes(world, cfg, runs, i, start, stop):
     temp_per_step = temp_spec[4] == 1.0 and temp_spec[0] != 0.0
     noisy = reward_std.max() > 0.0
     touched_in = np.zeros(S, dtype=np.int64)  # episode number + 1 when last touched
-    touched = np.empty(cfg.max_steps, dtype=np.int64)
+    max_steps = cfg.max_steps
+    touched = np.empty(max_steps, dtype=np.int64)
+    trace_len = runs.trace.shape[1]
 
     for ep in range(start, stop):
         n_touched = 0
@@ -250,7 +252,7 @@ def run_episodes(world, cfg, runs, i, start, stop):
         temperature = schedule_value(temp_spec, ep if temp_spec[4] == 0.0 else total_steps)
         runs.explore_value[i, ep] = epsilon if explore == EPSILON_GREEDY else temperature
         a = -1
-        while steps < cfg.max_steps:
+        while steps < max_steps:
             if eps_per_step:
                 epsilon = schedule_value(eps_spec, total_steps)
             if temp_per_step:
@@ -299,7 +301,7 @@ def run_episodes(world, cfg, runs, i, start, stop):
                     q2[s, a] = td_update(q2[s, a], target, lr)
             else:
                 v[s] = td_update(v[s], td0_target(r, gamma, done, v[s2]), lr)
-            if total_steps < runs.trace.shape[1]:
+            if total_steps < trace_len:
                 _record(
                     runs.trace[i, total_steps],
                     ep,
