@@ -106,3 +106,22 @@ def test_double_dqn_overestimates_less_on_maxbias():
     se = diff.std(ddof=1) / np.sqrt(diff.size)
     assert bias[False].mean() > 0.1  # DQN is clearly optimistic about the start
     assert diff.mean() > 3 * se  # and Double DQN clearly less so, seed for seed
+
+
+def test_every_variant_combines_with_parallel_environments():
+    # Double + dueling + 2-step + prioritized replay + Polyak targets, 4 envs per seed
+    opts = {"world": "classic", "steps": 12_000, "seeds": 2, "double": True, "dueling": True,
+            "n_step": 2, "per": True, "tau": 0.05, "target_update": 4, "num_envs": 4}  # fmt: skip
+    r = run(resolve_config(opts))
+    assert r.env_steps == 12_000 and r.config.num_envs == 4
+    assert r.final_eval.mean() == pytest.approx(1.0)  # every greedy episode reaches +1
+    assert np.isfinite(r.q[~r.target.mdp.terminal][:, :]).all()
+    assert len(r.episodes) > 1000
+
+
+def test_gymnasium_host_loop_takes_parallel_environments_too():
+    opts = {"world": "CartPole-v1", "backend": "gymnasium", "steps": 2048, "num_envs": 2,
+            "eval_every": 2048, "eval_episodes": 2, "per": True, "n_step": 3}  # fmt: skip
+    r = run(resolve_config(opts))
+    assert r.env_steps == 2048 and (r.eval_returns >= 8).all()
+    assert r.episodes.step.max() <= 2048
