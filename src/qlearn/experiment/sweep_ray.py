@@ -134,7 +134,10 @@ def _fit(
         trainable,
         param_space={"config": tune.grid_search(sorted(by_id))},
         tune_config=tune.TuneConfig(
-            trial_name_creator=_trial_name, trial_dirname_creator=_trial_name
+            trial_name_creator=_trial_name,
+            trial_dirname_creator=_trial_name,
+            # A fresh worker per trial would import qlearn and compile its loops again.
+            reuse_actors=True,
         ),
         run_config=tune.RunConfig(
             name=name,
