@@ -30,7 +30,12 @@ lint: setup
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
 
-test: setup lint chromium
+# The Numba loops compile into the cache while lint and chromium run, so the test
+# workers load them instead of each compiling the same code at once.
+test: setup
+	@$(BIN)/python -m qlearn.precompile & pid=$$!; \
+	  $(MAKE) --no-print-directory lint chromium || { wait $$pid; exit 1; }; \
+	  wait $$pid
 	$(BIN)/python -m pytest -q -n 2
 
 bench: setup
