@@ -242,7 +242,7 @@ def run_episodes(world, cfg, runs, i, start, stop):
     noisy = reward_std.max() > 0.0
     touched_in = np.zeros(S, dtype=np.int64)  # episode number + 1 when last touched
     max_steps = cfg.max_steps
-    touched = np.empty(max_steps, dtype=np.int64)
+    touched = np.empty(S, dtype=np.int64)  # the states this episode updated, once each
     trace_len = runs.trace.shape[1]
 
     for ep in range(start, stop):
