@@ -305,7 +305,7 @@ def run_local(
 
 
 def use_threads(n: int) -> None:
-    """Let this worker's trials use at most ``n`` cores: Numba's parallel loops in this
+    """Let this worker's trials use at most ``n`` cores: the tabular loop's threads in this
     thread, and JAX (DQN) through :func:`limit_jax_devices`."""
     import numba
 
