@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -26,6 +27,23 @@ def run_cli(
         env=env,
         timeout=timeout,
     )
+
+
+def start_cli(*args: str) -> subprocess.Popen:
+    """``qlearn ARGS`` started in the background (text pipes), for tests that interrupt it."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "qlearn.cli", *args],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=dict(os.environ),
+    )  # fmt: skip
+
+
+def wait_for_file(path: Path, proc: subprocess.Popen, timeout: float = 300) -> None:
+    """Wait until ``path`` exists, failing if ``proc`` ends first or time runs out."""
+    deadline = time.time() + timeout
+    while not path.exists():
+        assert proc.poll() is None, proc.communicate()
+        assert time.time() < deadline, f"{path.name} did not appear"
+        time.sleep(0.02)
 
 
 def run_json(*args: str, cwd: Path | None = None) -> dict:

@@ -1,17 +1,13 @@
 """`qlearn train --algo dqn` and `qlearn eval` end to end, in real processes, on real files."""
 
 import json
-import os
 import signal
-import subprocess
-import sys
-import time
 
 import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from conftest import run_cli, run_json
+from conftest import run_cli, run_json, start_cli, wait_for_file
 
 CLASSIC = ["train", "classic", "--algo", "dqn", "--steps", "6000", "--seeds", "2"]
 
@@ -143,18 +139,7 @@ SLOW_CHUNKS = ["train", "CartPole-v1", "--steps", "24576", "--eval-every", "2048
 
 
 def _start(out, *extra):
-    return subprocess.Popen(
-        [sys.executable, "-m", "qlearn.cli", *SLOW_CHUNKS, *extra, "--out", str(out)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=dict(os.environ),
-    )  # fmt: skip
-
-
-def _wait_for(path, proc, timeout=300):
-    deadline = time.time() + timeout
-    while not path.exists():
-        assert proc.poll() is None, proc.communicate()
-        assert time.time() < deadline, "no checkpoint appeared"
-        time.sleep(0.02)
+    return start_cli(*SLOW_CHUNKS, *extra, "--out", str(out))
 
 
 def _params(out):
@@ -173,7 +158,7 @@ def uninterrupted(tmp_path_factory):
 def test_sigkill_then_resume_equals_an_uninterrupted_dqn_run_bit_for_bit(tmp_path, uninterrupted):
     out = tmp_path / "run"
     proc = _start(out)
-    _wait_for(out / "checkpoint.npz", proc)
+    wait_for_file(out / "checkpoint.npz", proc)
     assert proc.poll() is None, "the run finished before it could be killed"
     proc.send_signal(signal.SIGKILL)
     proc.wait()
@@ -195,7 +180,7 @@ def test_sigkill_then_resume_equals_an_uninterrupted_dqn_run_bit_for_bit(tmp_pat
 def test_ctrl_c_saves_a_dqn_checkpoint_and_resumes_exactly(tmp_path, uninterrupted):
     out = tmp_path / "run"
     proc = _start(out)
-    _wait_for(out / "checkpoint.npz", proc)
+    wait_for_file(out / "checkpoint.npz", proc)
     proc.send_signal(signal.SIGINT)
     _, stderr = proc.communicate(timeout=300)
     assert proc.returncode == 130, stderr

@@ -1,15 +1,12 @@
 """Run folders survive crashes: checkpoints, SIGKILL, Ctrl-C, exact resume, safe loading."""
 
 import json
-import os
 import signal
-import subprocess
-import sys
 import time
 
 import numpy as np
 import pytest
-from conftest import run_cli, run_json
+from conftest import run_cli, run_json, start_cli, wait_for_file
 
 # A wide open field where a random walk takes thousands of steps to find the goal: long
 # enough to be killed partway (a few seconds), with few episodes to write out.
@@ -31,18 +28,7 @@ def _args(field):
 
 
 def _start(field, out):
-    return subprocess.Popen(
-        [sys.executable, "-m", "qlearn.cli", *_args(field), "--out", str(out)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=dict(os.environ),
-    )  # fmt: skip
-
-
-def _wait_for(path, proc, timeout=300):
-    deadline = time.time() + timeout
-    while not path.exists():
-        assert proc.poll() is None, proc.communicate()
-        assert time.time() < deadline, "no checkpoint appeared"
-        time.sleep(0.05)
+    return start_cli(*_args(field), "--out", str(out))
 
 
 def _tables(out):
@@ -63,7 +49,7 @@ def test_sigkill_then_resume_equals_an_uninterrupted_run_bit_for_bit(
 ):
     out = tmp_path / "run"
     proc = _start(field, out)
-    _wait_for(out / "checkpoint.npz", proc)
+    wait_for_file(out / "checkpoint.npz", proc)
     time.sleep(0.2)
     assert proc.poll() is None, "the run finished before it could be killed"
     proc.send_signal(signal.SIGKILL)
@@ -83,7 +69,7 @@ def test_sigkill_then_resume_equals_an_uninterrupted_run_bit_for_bit(
 def test_ctrl_c_saves_a_checkpoint_and_exits_cleanly(tmp_path, field, uninterrupted):
     out = tmp_path / "run"
     proc = _start(field, out)
-    _wait_for(out / "checkpoint.npz", proc)
+    wait_for_file(out / "checkpoint.npz", proc)
     assert proc.poll() is None, "the run finished before it could be interrupted"
     proc.send_signal(signal.SIGINT)
     _, stderr = proc.communicate(timeout=120)

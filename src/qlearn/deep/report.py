@@ -13,7 +13,7 @@ import qlearn
 from qlearn.deep.checkpoint import flatten
 from qlearn.deep.train import DQNRun
 from qlearn.errors import QlearnError
-from qlearn.experiment.runs import atomic_write_text, save_npz
+from qlearn.experiment.runs import atomic_write_text, save_npz, table_arrays
 from qlearn.textview import json_number, policy_dict, q_dict, v_dict
 
 
@@ -355,18 +355,8 @@ def write_dqn_results(run: DQNRun, folder: Path, info: dict[str, Any], config: d
     save_npz(folder / "params.npz", params_arrays(run))
     save_npz(folder / "best.npz", params_arrays(run, best=True))
     if run.q_per_seed is not None:
-        mdp = run.target.mdp
-        save_npz(
-            folder / "tables.npz",
-            {
-                "q": run.q_per_seed,
-                "q_star": run.solution.q,
-                "v_star": run.solution.v,
-                "seeds": np.asarray(run.seeds),
-                "state_names": np.asarray(mdp.state_names),
-                "action_names": np.asarray(mdp.action_names),
-            },
-        )
+        arrays = table_arrays(run.q_per_seed, run.target.mdp, run.solution, run.seeds)
+        save_npz(folder / "tables.npz", arrays)
     write_scalars_at(folder, tensorboard_series(run))
     pngs = figures(run)
     write_figures(folder, pngs, plot)

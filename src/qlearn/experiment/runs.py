@@ -95,6 +95,20 @@ def save_npz(path: Path, arrays: dict[str, np.ndarray], compress: bool = True) -
     atomic_write_bytes(path, buf.getvalue())
 
 
+def table_arrays(
+    q_per_seed: np.ndarray, mdp: Any, solution: Any, seeds: Any = None
+) -> dict[str, np.ndarray]:
+    """What a finite-world run folder keeps in ``tables.npz``: the learned table of each
+    seed next to the exact Q* and V* of ``solution``, labelled with ``mdp``'s state and
+    action names (and the seeds, when given)."""
+    arrays = {"q": q_per_seed, "q_star": solution.q, "v_star": solution.v}
+    if seeds is not None:
+        arrays["seeds"] = np.asarray(seeds)
+    arrays["state_names"] = np.asarray(mdp.state_names)
+    arrays["action_names"] = np.asarray(mdp.action_names)
+    return arrays
+
+
 def load_npz(path: Path) -> dict[str, np.ndarray]:
     """Load arrays saved by :func:`save_npz`; refuses anything that would need pickle."""
     try:

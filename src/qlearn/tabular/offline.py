@@ -441,6 +441,7 @@ def write_offline_run(run: OfflineRun, out: Path, info: dict[str, Any],
         dump_json,
         dump_yaml,
         save_npz,
+        table_arrays,
         write_run_dir,
     )
     from qlearn.viz.png import figure_png
@@ -451,11 +452,7 @@ def write_offline_run(run: OfflineRun, out: Path, info: dict[str, Any],
         atomic_write_text(folder / "config.yaml", dump_yaml(cfg))
         per_pass = pd.DataFrame({"pass": np.arange(1, run.passes + 1), "gap": run.gaps})
         atomic_write_text(folder / "metrics.csv", per_pass.to_csv(index=False))
-        save_npz(folder / "tables.npz", {
-            "q": run.q[None], "q_star": run.solution.q, "v_star": run.solution.v,
-            "state_names": np.asarray(run.mdp.state_names),
-            "action_names": np.asarray(run.mdp.action_names),
-        })  # fmt: skip
+        save_npz(folder / "tables.npz", table_arrays(run.q[None], run.mdp, run.solution))
         figures = solution_figures(run.mdp, finite_table(run.q))
         pngs = {name: figure_png(fig) for name, fig in figures.items()}
         atomic_write_text(folder / "report.html", offline_report(run, info, cfg, pngs))

@@ -18,6 +18,7 @@ from qlearn.experiment.runs import (
     load_npz,
     read_config,
     save_npz,
+    table_arrays,
     write_run_dir,
 )
 from qlearn.experiment.tensorboard import write_scalars
@@ -237,15 +238,7 @@ def write_tabular_results(
     """
     folder = Path(folder)
     atomic_write_text(folder / "metrics.csv", run.metrics.to_csv(index=False, float_format="%.10g"))
-    mdp = run.mdp
-    arrays = {
-        "q": run.q_per_seed,
-        "q_star": run.solution.q,
-        "v_star": run.solution.v,
-        "seeds": np.asarray(run.seeds),
-        "state_names": np.asarray(mdp.state_names),
-        "action_names": np.asarray(mdp.action_names),
-    }
+    arrays = table_arrays(run.q_per_seed, run.mdp, run.solution, run.seeds)
     if run.config.algo == "td0":
         arrays["v"] = run.arrays.v
         arrays["v_true"] = run.v_reference
