@@ -97,14 +97,6 @@ def store(state, st) -> None:
 
 
 @njit(cache=True, inline="always")
-def next_u64(state) -> int:
-    """The next 64 random bits; advances ``state`` in place."""
-    bits, st = next_u64_t(load(state))
-    store(state, st)
-    return bits
-
-
-@njit(cache=True, inline="always")
 def uniform(state) -> float:
     """A float in [0, 1) with 53 random bits."""
     u, st = uniform_t(load(state))

@@ -16,7 +16,7 @@ import jax
 import numpy as np
 
 from qlearn.errors import QlearnError
-from qlearn.experiment.runs import load_npz, save_npz
+from qlearn.experiment.runs import load_npz
 
 
 def _name(path) -> str:
@@ -59,17 +59,6 @@ def unflatten(template: Any, arrays: dict[str, np.ndarray], source: str, prefix:
             )
         leaves.append(value)
     return jax.tree_util.tree_unflatten(treedef, leaves)
-
-
-def save_tree(
-    path: Path, trees: dict[str, Any], extra: dict[str, np.ndarray] | None = None
-) -> None:
-    """Save several named pytrees (and plain arrays) in one file, atomically."""
-    arrays: dict[str, np.ndarray] = {}
-    for name, tree in trees.items():
-        arrays.update(flatten(tree, prefix=f"{name}/"))
-    arrays.update(extra or {})
-    save_npz(Path(path), arrays, compress=False)
 
 
 def load_arrays(path: Path) -> dict[str, np.ndarray]:

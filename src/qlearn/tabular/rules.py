@@ -42,14 +42,6 @@ def argmax_random_t(q_row: np.ndarray, legal_row: np.ndarray, st):
 
 
 @njit(cache=True, inline="always")
-def argmax_random(q_row: np.ndarray, legal_row: np.ndarray, rng: np.ndarray) -> int:
-    """The best legal action; ties broken uniformly at random (``rng``: array state)."""
-    choice, st = argmax_random_t(q_row, legal_row, load(rng))
-    store(rng, st)
-    return choice
-
-
-@njit(cache=True, inline="always")
 def max_legal(q_row: np.ndarray, legal_row: np.ndarray) -> float:
     """max over legal actions of one row of Q."""
     best = -np.inf
