@@ -7,6 +7,10 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 # Keep numba's compiled-code cache inside the checkout.
 export NUMBA_CACHE_DIR := $(CURDIR)/.numba-cache
+# Numba keys a cached function on its own file only, so the loop would keep the old code
+# of the rules it inlines from other files: any edit to a compiled file clears the cache.
+NUMBA_SOURCES := $(shell grep -rl --include='*.py' '@njit' src)
+NUMBA_STAMP := .numba-cache/.sources-stamp
 
 .PHONY: setup demo test lint bench clean chromium
 
@@ -16,7 +20,12 @@ $(STAMP): pyproject.toml requirements.lock
 		-c requirements.lock -e '.[dev,ray]'
 	touch $(STAMP)
 
-setup: $(STAMP)
+$(NUMBA_STAMP): $(NUMBA_SOURCES)
+	rm -rf .numba-cache
+	mkdir -p .numba-cache
+	touch $@
+
+setup: $(STAMP) $(NUMBA_STAMP)
 
 # The whole tutorial in one command: solve, narrate, train, greedy trap, cliff (under a minute).
 demo: setup
