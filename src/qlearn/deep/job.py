@@ -132,7 +132,7 @@ def train(
     try:
         return run_chunks(
             cfg, backend=backend, state=state, history=history, start_chunk=done,
-            on_chunk=after_chunk,
+            on_chunk=after_chunk, while_compiling=import_report_modules,
         )  # fmt: skip
     except TrainingDiverged as exc:
         if saved_at or (run_dir / CHECKPOINT).exists():
@@ -143,6 +143,17 @@ def train(
     finally:
         if in_main:
             signal.signal(signal.SIGINT, previous_handler)
+
+
+def import_report_modules() -> None:
+    """Import what :func:`finish` needs (pandas, matplotlib, tensorboardX: about a
+    second), meant for the time the training program compiles: the run folder is then
+    written as soon as training ends."""
+    import qlearn.deep.report  # noqa: F401
+    import qlearn.tabular.report  # noqa: F401
+    from qlearn.experiment.tensorboard import summary_writer_class
+
+    summary_writer_class()
 
 
 def finish(run: DQNRun, run_dir: Path, plot: bool = False) -> dict[str, Any]:

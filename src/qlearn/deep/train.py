@@ -15,16 +15,18 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
-import pandas as pd
 
 from qlearn.envs.registry import family_of, finite_mdp_of
 from qlearn.errors import QlearnError
 from qlearn.experiment.config import config_from_mapping
 from qlearn.experiment.dqn_config import DQNConfig, env_defaults
 from qlearn.mdp import FiniteMDP, Solution
+
+if TYPE_CHECKING:
+    import pandas as pd  # imported when a table is asked for: it is not needed to train
 
 FAMILIES = ("finite", "gymnax", "minatar", "atari", "gymnasium")
 
@@ -284,6 +286,8 @@ class DQNRun:
     @cached_property
     def episodes(self) -> pd.DataFrame:
         """One row per finished training episode: seed, episode, step, return, length."""
+        import pandas as pd
+
         a = self.history.arrays
         seeds = np.asarray(self.seeds)[a["episode_seed"]]
         order = np.lexsort((a["episode_step"], seeds))
@@ -302,6 +306,8 @@ class DQNRun:
     def metrics(self) -> pd.DataFrame:
         """One row per seed and evaluation: step, evaluation mean/std, and the training
         episodes, loss and epsilon since the previous evaluation."""
+        import pandas as pd
+
         a = self.history.arrays
         rows = []
         n_iter = a["loss"].shape[1]
@@ -408,12 +414,14 @@ def run(
     start_chunk: int = 0,
     on_chunk: Callable[[int, Any, History, ChunkRecord], None] | None = None,
     mdp: FiniteMDP | None = None,
+    while_compiling: Callable[[], None] | None = None,
 ) -> DQNRun:
     """Train every seed of ``cfg`` to the end, from scratch or from a saved state.
 
     ``on_chunk(index, state, history, record)`` runs after every chunk (checkpoints,
     progress, Ctrl-C); numerical trouble stops the run with :class:`TrainingDiverged`
-    before ``on_chunk`` sees the bad state.
+    before ``on_chunk`` sees the bad state. ``while_compiling()`` runs while the
+    training program compiles in the background (XLA does not hold the GIL).
     """
     from qlearn.mdp import solve
 
@@ -421,6 +429,8 @@ def run(
     backend = backend or make_backend(cfg, target)
     state = backend.fresh() if state is None else state
     history = history or History(cfg.seeds, cfg.eval_episodes)
+    if while_compiling is not None:
+        while_compiling()
     compile_seconds = backend.compile(state)
     train_seconds = 0.0
     seconds_before = float(history.arrays["eval_seconds"][-1]) if start_chunk else 0.0

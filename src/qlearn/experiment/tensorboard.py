@@ -29,7 +29,7 @@ def bucket_means(values: np.ndarray, max_points: int = MAX_POINTS) -> tuple[np.n
     return last, means
 
 
-def _summary_writer_class() -> type:
+def summary_writer_class() -> type:
     """tensorboardX's SummaryWriter, imported without PyTorch.
 
     tensorboardX imports torch whenever it is installed (only to accept tensors), which
@@ -55,7 +55,7 @@ def write_scalars(logdir: Path, series: Mapping[str, np.ndarray]) -> None:
     ``series`` maps a tag such as ``"episode/return"`` to a 1-D array; NaN points (not
     recorded) are skipped; series longer than ``MAX_POINTS`` are bucket-averaged.
     """
-    writer = _summary_writer_class()(logdir=str(logdir), flush_secs=3600)
+    writer = summary_writer_class()(logdir=str(logdir), flush_secs=3600)
     try:
         for tag, values in series.items():
             for step, value in zip(*bucket_means(values), strict=True):
@@ -69,7 +69,7 @@ def write_scalars_at(logdir: Path, series: Mapping[str, tuple[np.ndarray, np.nda
     """Like :func:`write_scalars`, with each series' own steps: ``tag -> (steps, values)``
     (e.g. environment steps of a DQN run); NaN points are skipped, and series longer
     than ``MAX_POINTS`` are bucket-averaged (reported at each bucket's last step)."""
-    writer = _summary_writer_class()(logdir=str(logdir), flush_secs=3600)
+    writer = summary_writer_class()(logdir=str(logdir), flush_secs=3600)
     try:
         for tag, (steps, values) in series.items():
             last, means = bucket_means(values)
