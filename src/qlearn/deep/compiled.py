@@ -379,19 +379,27 @@ class CompiledBackend:
     def fresh(self) -> list:
         """One state per group of seeds (leading axis: device). The chunk compiles in
         a second thread meanwhile (XLA compiles without holding the GIL), since the
-        initial state is itself a small compiled program."""
+        initial state is itself a small compiled program. The initial state is built
+        once the chunk is traced and lowered: both are Python work that would otherwise
+        take turns on the GIL and delay the chunk's (longer) compile."""
         import threading
         import time
 
         shapes = jax.eval_shape(self._init, self._group_seeds(0))
+        lowered = threading.Event()
 
         def compile_chunk() -> None:
             began = time.perf_counter()
-            self._compiled = self._chunk.lower(shapes, 0).compile()
+            try:
+                program = self._chunk.lower(shapes, 0)
+            finally:
+                lowered.set()
+            self._compiled = program.compile()
             self._compile_seconds = time.perf_counter() - began
 
         self._compiling = threading.Thread(target=compile_chunk, daemon=True)
         self._compiling.start()
+        lowered.wait()
         return [self._init(self._group_seeds(g)) for g in range(self.groups)]
 
     def compile(self, state: list) -> float:
