@@ -11,7 +11,6 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from numba import njit
 
 from qlearn.errors import QlearnError
 
@@ -72,7 +71,9 @@ class Schedule:
         return cls(nums[0], nums[1], duration, kind, unit)
 
     def value(self, t: float) -> float:
-        """The value after ``t`` episodes or steps."""
+        """The value after ``t`` episodes or steps (the compiled loop's own arithmetic)."""
+        from qlearn.tabular.schedule import schedule_value
+
         return float(schedule_value(self.as_array(), t))
 
     def as_array(self) -> np.ndarray:
@@ -93,20 +94,6 @@ class Schedule:
         if self.kind == "constant":
             return f"{self.start:g}"
         return f"{self.start:g}:{self.end:g}:{self.duration} ({self.kind}, {self.unit})"
-
-
-@njit(cache=True)
-def schedule_value(spec: np.ndarray, t: float) -> float:
-    """Evaluate a schedule given as :meth:`Schedule.as_array` (compiled; callable from Python)."""
-    kind, start, end, duration = spec[0], spec[1], spec[2], spec[3]
-    if kind == 0.0:
-        return start
-    if t >= duration:
-        return end
-    frac = t / duration
-    if kind == 1.0:
-        return start + (end - start) * frac
-    return start * (end / start) ** frac
 
 
 @dataclass(frozen=True)

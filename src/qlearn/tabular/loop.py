@@ -20,7 +20,6 @@ import numpy as np
 from numba import njit
 
 from qlearn.envs.compiled import World, pick_t, transition_t
-from qlearn.explore import schedule_value
 from qlearn.rng import load, seed_state, store, uniform_t
 from qlearn.tabular.rules import (
     argmax_random_t,
@@ -33,6 +32,7 @@ from qlearn.tabular.rules import (
     td0_target,
     td_update,
 )
+from qlearn.tabular.schedule import schedule_value
 
 ALGOS = ("q-learning", "sarsa", "expected-sarsa", "double-q", "td0")
 Q_LEARNING, SARSA, EXPECTED_SARSA, DOUBLE_Q, TD0 = range(5)
