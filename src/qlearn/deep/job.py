@@ -146,14 +146,11 @@ def train(
 
 
 def import_report_modules() -> None:
-    """Import what :func:`finish` needs (pandas, matplotlib, tensorboardX: about a
-    second), meant for the time the training program compiles: the run folder is then
-    written as soon as training ends."""
-    import qlearn.deep.report  # noqa: F401
-    import qlearn.tabular.report  # noqa: F401
-    from qlearn.experiment.tensorboard import summary_writer_class
+    """Import the run folder's writers (pandas, matplotlib, tensorboardX: about a second)
+    while the training program compiles; see :func:`qlearn.deep.report.import_writers`."""
+    from qlearn.deep.report import import_writers
 
-    summary_writer_class()
+    import_writers()
 
 
 def finish(run: DQNRun, run_dir: Path, plot: bool = False) -> dict[str, Any]:

@@ -340,6 +340,16 @@ def params_arrays(run: DQNRun, best: bool = False) -> dict[str, np.ndarray]:
     return {**flatten(params, prefix="online/"), "seeds": np.asarray(run.seeds)}
 
 
+def import_writers() -> None:
+    """Import what :func:`write_dqn_results` loads on first use (matplotlib and the
+    figure code, tensorboardX without torch), ahead of time: a DQN job calls it while
+    its training program compiles, so the run folder is written as soon as training ends."""
+    import qlearn.tabular.report  # noqa: F401  (write_figures, and the viz modules)
+    from qlearn.experiment.tensorboard import summary_writer_class
+
+    summary_writer_class()
+
+
 def write_dqn_results(run: DQNRun, folder: Path, info: dict[str, Any], config: dict[str, Any],
                       plot: bool = False) -> dict[str, bytes]:  # fmt: skip
     """Write a finished run's tables, parameters, TensorBoard events, figures (PNG files
