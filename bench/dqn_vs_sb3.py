@@ -87,7 +87,7 @@ def qlearn_run(seeds: int, steps: int, backend: str) -> dict:
     import jax
     import numpy as np
 
-    from qlearn.deep.compiled import make_dqn
+    from qlearn.deep.chunks import make_dqn
     from qlearn.deep.train import resolve_config, run
 
     began = time.perf_counter()

@@ -13,8 +13,8 @@ import time
 
 import numba
 
-from qlearn.experiment.sweep import available_cores, run_local
-from qlearn.experiment.sweep_spec import parse_spec
+from qlearn.experiments.sweep import available_cores, run_local
+from qlearn.experiments.sweep_spec import parse_spec
 
 
 def spec(seeds: int, episodes: int, world: str = "frozenlake8x8") -> dict:

@@ -5,7 +5,7 @@ import json
 import pytest
 from conftest import run_cli, run_json
 
-from qlearn.viz.grid import CELL, DPI
+from qlearn.viz.grid_figures import CELL, DPI
 from qlearn.viz.png import expected_size, png_size
 
 

@@ -22,15 +22,15 @@ from hypothesis import strategies as st
 
 import qlearn
 from qlearn import QlearnError, parse_map
-from qlearn.envs.grid import KINDS, grid_mdp
-from qlearn.experiment.config import (
+from qlearn.configs.tabular_config import (
     TABULAR_ALGOS,
     TD0_POLICIES,
     TabularConfig,
     config_from_mapping,
     load_config_file,
 )
-from qlearn.explore import EXPLORATIONS_ALLOWED
+from qlearn.core.schedules import EXPLORATIONS_ALLOWED
+from qlearn.envs.grid import KINDS, grid_mdp
 from qlearn.tabular.train import world_of
 
 #: Deterministic in CI: the same examples on every run, no local example database.

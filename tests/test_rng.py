@@ -3,7 +3,7 @@
 import numpy as np
 from numba import njit
 
-from qlearn.rng import below, normal, seed_state, uniform
+from qlearn.core.rng import below, normal, seed_state, uniform
 
 
 @njit

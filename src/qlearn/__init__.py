@@ -6,11 +6,15 @@
 0.6561
 """
 
+from pathlib import Path
+
+from qlearn.core.errors import QlearnError
+from qlearn.core.schedules import LearningRate, Schedule
+from qlearn.core.version import __version__  # noqa: F401
 from qlearn.envs.finite import FiniteEnv
 from qlearn.envs.grid import GridMap, load_map, parse_map
+from qlearn.envs.gym_register import register_envs as _register_envs
 from qlearn.envs.registry import builtin_worlds, load_world, make
-from qlearn.errors import QlearnError
-from qlearn.explore import LearningRate, Schedule
 from qlearn.mdp import (
     FiniteMDP,
     Solution,
@@ -19,10 +23,6 @@ from qlearn.mdp import (
     value_iteration,
 )
 from qlearn.mdp import solve as _solve_mdp
-
-__version__ = "0.1.0"
-
-from qlearn.envs.gym_register import register_envs as _register_envs  # noqa: E402
 
 _register_envs()
 
@@ -87,8 +87,8 @@ def explain(env: "FiniteEnv | FiniteMDP | str" = "classic", **options):
 
 
 def compare(env: "FiniteEnv | FiniteMDP | str" = "cliff", **options):
-    """Train several learners on the same seeds (see :func:`qlearn.experiment.compare.compare`)."""
-    from qlearn.experiment.compare import compare as run_comparison
+    """Train several learners on the same seeds (see :func:`qlearn.experiments.compare.compare`)."""
+    from qlearn.experiments.compare import compare as run_comparison
 
     return run_comparison(env if isinstance(env, str) else as_mdp(env), **options)
 
@@ -96,13 +96,42 @@ def compare(env: "FiniteEnv | FiniteMDP | str" = "cliff", **options):
 def sweep(spec, *, ray: str | None = None, workers: int | None = None):
     """Run a sweep (a spec file, a mapping in the spec format, or a SweepSpec).
 
-    Returns a :class:`qlearn.experiment.sweep.SweepResult`: per-seed ``table``, mean
+    Returns a :class:`qlearn.experiments.sweep.SweepResult`: per-seed ``table``, mean
     ``curves``, per-configuration statistics ``configs`` and the ``best`` one.
     ``ray="local"`` or ``ray="HEAD:6379"`` runs the trials on Ray Tune.
     """
-    from qlearn.experiment.sweep import run_sweep
+    from qlearn.experiments.sweep import run_sweep
 
     return run_sweep(spec, ray=ray, workers=workers)
+
+
+def figures_of(result) -> dict:
+    """Every figure of a trained run (:func:`qlearn.train`), a comparison
+    (:func:`qlearn.compare`) or a solution's world and Q* given as ``(mdp, solution)``."""
+    from qlearn.experiments.compare import Comparison
+    from qlearn.tabular.train import TabularRun
+    from qlearn.viz import comparison_figure, run_figures, solution_figures
+
+    if isinstance(result, TabularRun):
+        from qlearn.runs.tabular_results import pictures_of
+
+        return run_figures(pictures_of(result))
+    if isinstance(result, Comparison):
+        from qlearn.experiments.compare_run import comparison_pictures
+
+        return {"compare.png": comparison_figure(comparison_pictures(result))}
+    if isinstance(result, tuple) and len(result) == 2:
+        mdp, solution = result
+        return solution_figures(mdp, solution.q)
+    raise TypeError("figures_of takes a TabularRun, a Comparison or (mdp, solution)")
+
+
+def save_png(fig, path) -> Path:
+    """Write a figure of :func:`figures_of` as a PNG file at its exact size, atomically."""
+    from qlearn.runs.folder import save_png as write_png
+    from qlearn.viz import figure_png
+
+    return write_png(figure_png(fig), path)
 
 
 __all__ = [
@@ -118,11 +147,13 @@ __all__ = [
     "compare",
     "evaluate_policy",
     "explain",
+    "figures_of",
     "load_map",
     "load_world",
     "make",
     "parse_map",
     "policy_return",
+    "save_png",
     "solve",
     "sweep",
     "train",

@@ -19,7 +19,7 @@ from rich.table import Table
 from typer._click.core import ParameterSource
 from typer._click.exceptions import ClickException, UsageError
 
-from qlearn.errors import Interrupted, QlearnError
+from qlearn.core.errors import Interrupted, QlearnError
 
 app = typer.Typer(
     help="Value-based reinforcement learning: exact solutions, tabular Q-learning, DQN.",
@@ -132,9 +132,9 @@ def solve(
     --plot the figures as PNG files).
     """
     from qlearn.envs.registry import load_world
-    from qlearn.experiment.runs import new_run_dir
-    from qlearn.experiment.solution_run import solution_summary, write_solution_run
     from qlearn.mdp import solve as solve_mdp
+    from qlearn.runs.folder import new_run_dir
+    from qlearn.runs.solution import solution_summary, write_solution_run
     from qlearn.textview import policy_grid, q_rows, value_grid
 
     if not tol > 0:
@@ -300,7 +300,7 @@ def train(
     if kind == "dqn":
         _train_dqn(ctx, config, resume, checkpoint_every, out_dir, runs_root, plot, quiet, json_out)
         return
-    from qlearn.tabular import job
+    from qlearn.runs import tabular_job as job
 
     extra = [name for name in DQN_ONLY if _given(ctx, name)]
     if extra:
@@ -355,8 +355,8 @@ def _refuse_with_resume(given: dict[str, Any], config: Path | None, run_dir: Pat
 def _training_kind(ctx: typer.Context, config: Path | None, resume: Path | None) -> str:
     """tabular or dqn: from the run being resumed, --algo, the config file, or (with no
     algorithm named anywhere) the environment: finite worlds train tabular learners."""
-    from qlearn.experiment.config import load_config_file
-    from qlearn.experiment.runs import read_config
+    from qlearn.configs.tabular_config import load_config_file
+    from qlearn.runs.folder import read_config
 
     if resume is not None:
         return "dqn" if read_config(resume).get("kind") == "dqn" else "tabular"
@@ -393,8 +393,8 @@ def _train_dqn(
     out_dir: Path | None, runs_root: Path, plot: bool, quiet: bool, json_out: bool,
 ) -> None:  # fmt: skip
     """``train --algo dqn``: resolve the configuration, train chunk by chunk, report."""
-    from qlearn.deep import job
     from qlearn.deep.train import resolve_config
+    from qlearn.runs import dqn_job as job
 
     extra = [name for name in TABULAR_ONLY if _given(ctx, name)]
     if extra:
@@ -410,7 +410,7 @@ def _train_dqn(
         run_dir = resume
         cfg = job.resume_config(run_dir)
     else:
-        from qlearn.experiment.config import load_config_file
+        from qlearn.configs.tabular_config import load_config_file
 
         options = load_config_file(config) if config else {}
         if "map_file" in given:
@@ -536,14 +536,9 @@ def _train_from_log(
     json_out: bool,
 ) -> None:  # fmt: skip
     """``train --from-log``: learn a table from logged transitions alone."""
-    from qlearn.experiment.runs import new_run_dir
-    from qlearn.tabular.offline import (
-        check_log,
-        learn_from_log,
-        offline_summary,
-        read_log,
-        write_offline_run,
-    )
+    from qlearn.runs.folder import new_run_dir
+    from qlearn.runs.logs import offline_summary, read_log, write_offline_run
+    from qlearn.tabular.offline import check_log, learn_from_log
     from qlearn.tabular.train import world_of
 
     allowed = {"world", "map_file", "algo", "alpha", "gamma", "q_init", "seed"}
@@ -620,7 +615,7 @@ def collect(
 ) -> None:
     """Play a fixed policy and log its transitions (s, a, r, s', done) for offline learning."""
     from qlearn.envs.registry import load_world
-    from qlearn.tabular.offline import behaviour_policy, write_log
+    from qlearn.runs.logs import behaviour_policy, write_log
     from qlearn.tabular.offline import collect as roll_out
 
     if out_file.suffix.lower() not in (".csv", ".parquet", ".pq"):
@@ -650,7 +645,7 @@ def _given(ctx: typer.Context, name: str) -> bool:
 
 def _training_config(given: dict[str, Any], config_file: Path | None):
     """The validated config: the file's options, overridden by the flags given."""
-    from qlearn.experiment.config import TabularConfig, config_from_mapping, load_config_file
+    from qlearn.configs.tabular_config import TabularConfig, config_from_mapping, load_config_file
     from qlearn.tabular.train import world_of
 
     options = load_config_file(config_file) if config_file else {}
@@ -668,7 +663,7 @@ def _training_config(given: dict[str, Any], config_file: Path | None):
 
 
 def _new_run_dir(root: Path, cfg) -> Path:
-    from qlearn.experiment.runs import new_run_dir
+    from qlearn.runs.folder import new_run_dir
 
     name = Path(cfg.map_file).stem if cfg.map_file else str(cfg.world).replace("/", "-")
     return new_run_dir(root, f"{name}-{cfg.algo}")
@@ -794,10 +789,10 @@ def compare(
     json_out: JsonOpt = False,
 ) -> None:
     """Train several learners on the same seeds; compare online reward and greedy returns."""
-    from qlearn.experiment.compare import compare as run_comparison
-    from qlearn.experiment.compare import comparison_summary
-    from qlearn.experiment.compare_run import write_comparison_run
-    from qlearn.experiment.runs import new_run_dir
+    from qlearn.experiments.compare import compare as run_comparison
+    from qlearn.experiments.compare import comparison_summary
+    from qlearn.experiments.compare_run import write_comparison_run
+    from qlearn.runs.folder import new_run_dir
 
     if map_file and world:
         raise QlearnError("give either a world name or --map FILE, not both")
@@ -832,8 +827,8 @@ def compare(
 
 
 def _print_comparison(info: dict[str, Any]) -> None:
-    from qlearn.experiment.compare import difference
-    from qlearn.experiment.compare_run import comparison_rows
+    from qlearn.experiments.compare import difference
+    from qlearn.experiments.compare_run import comparison_rows
 
     out.print(
         f"[bold]{info['world']}[/bold]: {info['episodes']} episodes x {info['seeds']} seeds "
@@ -863,7 +858,7 @@ def plot(
     json_out: JsonOpt = False,
 ) -> None:
     """Draw a saved run's figures (PNG) and report.html again, from its files alone."""
-    from qlearn.experiment.replot import replot
+    from qlearn.experiments.replot import replot
 
     written = replot(run_dir)
     if json_out:
@@ -889,7 +884,7 @@ def eval_run(
     json_out: JsonOpt = False,
 ) -> None:
     """Evaluate a saved run's policy on fresh episodes (greedy unless --epsilon)."""
-    from qlearn.experiment.evaluate import evaluate_run
+    from qlearn.experiments.evaluate import evaluate_run
 
     with _status("evaluating", quiet=json_out):
         info = evaluate_run(run_dir, episodes, epsilon, seed, best)
@@ -927,7 +922,7 @@ def tour(
     json_out: JsonOpt = False,
 ) -> None:
     """The whole tutorial in one command: solve, narrate, train, greedy trap, cliff."""
-    from qlearn.experiment.runs import new_run_dir
+    from qlearn.runs.folder import new_run_dir
     from qlearn.tour import TourSettings, run_tour
 
     if seed < 0:
@@ -1025,8 +1020,8 @@ def sweep(
     json_out: JsonOpt = False,
 ) -> None:
     """Run a grid or random search over configurations x seeds and rank the configurations."""
-    from qlearn.experiment.runs import new_run_dir
-    from qlearn.experiment.sweep import load_spec, run_sweep, write_sweep
+    from qlearn.experiments.sweep import load_spec, run_sweep, write_sweep
+    from qlearn.runs.folder import new_run_dir
 
     spec = load_spec(spec_file)
     if workers is not None and workers < 1:
@@ -1057,7 +1052,7 @@ def sweep(
 
 
 def _print_sweep(result, info: dict[str, Any]) -> None:
-    from qlearn.experiment.sweep import rank_statistic_name
+    from qlearn.experiments.sweep import rank_statistic_name
 
     spec = result.spec
     stat = rank_statistic_name(spec)

@@ -19,7 +19,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from qlearn.errors import QlearnError
+from qlearn.core.errors import QlearnError
 
 ACTIONS = ("N", "S", "E", "W")
 

@@ -18,7 +18,8 @@ def precompile() -> float:
     import gymnasium as gym
 
     import qlearn
-    from qlearn.tabular.offline import behaviour_policy, check_log, collect, learn_from_log
+    from qlearn.runs.logs import behaviour_policy
+    from qlearn.tabular.offline import check_log, collect, learn_from_log
 
     qlearn.train("classic", episodes=1)  # the tabular loop (one seed or many: same code)
     mdp = qlearn.load_world("classic")

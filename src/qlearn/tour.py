@@ -23,8 +23,8 @@ from pathlib import Path
 from typing import Any
 
 import qlearn
-from qlearn.deep.report import CAPTIONS as DQN_CAPTIONS
-from qlearn.experiment.runs import atomic_write_text, dump_json, dump_yaml, write_run_dir
+from qlearn.runs.dqn_results import CAPTIONS as DQN_CAPTIONS
+from qlearn.runs.folder import atomic_write_text, dump_json, dump_yaml, write_run_dir
 
 Progress = Callable[[str], None]
 
@@ -48,7 +48,7 @@ class TourSettings:
 
 
 def _stage_solve(folder: Path) -> tuple[dict[str, Any], dict[str, bytes]]:
-    from qlearn.experiment.solution_run import fill_solution_run, solution_summary
+    from qlearn.runs.solution import fill_solution_run, solution_summary
 
     mdp = qlearn.load_world("classic")
     sol = qlearn.solve(mdp)
@@ -79,7 +79,7 @@ def _stage_explain(folder: Path) -> tuple[dict[str, Any], str]:
 
 
 def _stage_train(folder: Path, s: TourSettings) -> tuple[dict[str, Any], dict[str, bytes]]:
-    from qlearn.tabular.report import fill_tabular_run, summary
+    from qlearn.runs.tabular_results import fill_tabular_run, summary
 
     snapshots = tuple(e for e in (1, 50, 500) if e <= s.episodes) or (s.episodes,)
     run = qlearn.train(
@@ -99,8 +99,8 @@ def _stage_train(folder: Path, s: TourSettings) -> tuple[dict[str, Any], dict[st
 
 
 def _stage_compare(folder: Path, **options: Any) -> tuple[dict[str, Any], bytes, dict]:
-    from qlearn.experiment.compare import compare, comparison_summary
-    from qlearn.experiment.compare_run import fill_comparison_run
+    from qlearn.experiments.compare import compare, comparison_summary
+    from qlearn.experiments.compare_run import fill_comparison_run
 
     cmp = compare(**options)
     info = comparison_summary(cmp)
@@ -120,9 +120,9 @@ def _stage_compare(folder: Path, **options: Any) -> tuple[dict[str, Any], bytes,
 
 
 def _stage_dqn(folder: Path, s: TourSettings) -> tuple[dict[str, Any], dict[str, bytes]]:
-    from qlearn.deep.job import config_record
-    from qlearn.deep.report import summary, write_dqn_results
     from qlearn.deep.train import resolve_config, run
+    from qlearn.runs.dqn_job import config_record
+    from qlearn.runs.dqn_results import summary, write_dqn_results
 
     cfg = resolve_config({"world": "classic", "seeds": s.dqn_seeds, "seed": s.seed}, "the tour")
     result = run(cfg)
@@ -234,7 +234,7 @@ def run_tour(out: Path, settings: TourSettings | None = None, progress: Progress
 
 
 def _counts(counts: list[dict]) -> str:
-    from qlearn.experiment.compare_run import count_text
+    from qlearn.experiments.compare_run import count_text
 
     return ", ".join(count_text(c) for c in counts[:3])
 
@@ -252,8 +252,8 @@ def tour_report(
     out: Path,
 ) -> str:
     """The tour's one-page report: every stage's numbers and figures."""
-    from qlearn.experiment.compare_run import comparison_rows
-    from qlearn.viz import report as html
+    from qlearn.experiments.compare_run import comparison_rows
+    from qlearn.viz import html
 
     trap_header, trap_rows = comparison_rows(trap_info)
     cliff_header, cliff_rows = comparison_rows(cliff_info)

@@ -7,7 +7,7 @@ import pytest
 
 import qlearn
 from qlearn.deep.compiled import make_train
-from qlearn.deep.envs import finite_env
+from qlearn.deep.functional_envs import finite_env
 from qlearn.deep.train import resolve_config, run
 
 # A short classic run: the shipped settings for finite worlds, fewer steps.

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 from conftest import run_json
 
-from qlearn.deep import job
 from qlearn.deep.train import resolve_config, run
+from qlearn.runs import dqn_job as job
 
 GYM_CARTPOLE = {"world": "CartPole-v1", "backend": "gymnasium", "steps": 4096,
                 "eval_every": 1024, "eval_episodes": 3, "seeds": 2}  # fmt: skip
@@ -63,8 +63,8 @@ def test_resuming_replays_the_environments_and_ends_bit_for_bit_equal(tmp_path, 
 
 
 def test_an_environment_that_does_not_replay_exactly_is_refused(tmp_path):
-    from qlearn.errors import QlearnError
-    from qlearn.experiment.runs import load_npz, save_npz
+    from qlearn.core.errors import QlearnError
+    from qlearn.runs.folder import load_npz, save_npz
 
     cfg = resolve_config({**GYM_CARTPOLE, "seeds": 1})
     out = job.start(cfg, tmp_path / "run")

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 import qlearn
+from qlearn.core.errors import QlearnError
 from qlearn.envs.grid import grid_mdp, parse_map
-from qlearn.errors import QlearnError
 
 
 def test_classic_layout_follows_the_textbook_conventions():

@@ -6,8 +6,8 @@ import pytest
 from gymnasium.utils.env_checker import check_env
 
 import qlearn
-from qlearn.envs.compiled import sample_start, sample_step, world_arrays
-from qlearn.rng import seed_state
+from qlearn.core.rng import seed_state
+from qlearn.envs.kernels import sample_start, sample_step, world_arrays
 
 WORLDS = ["classic", "cliff", "frozenlake4x4", "frozenlake8x8", "maxbias", "detour"]
 

@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 
 import qlearn
-from qlearn.errors import QlearnError
-from qlearn.experiment.compare import compare, comparison_summary, parse_window
-from qlearn.experiment.stats import mean_se, window_means
-from qlearn.viz.grid import greedy_path
+from qlearn.core.errors import QlearnError
+from qlearn.core.stats import mean_se, window_means
+from qlearn.experiments.compare import compare, comparison_summary, parse_window
+from qlearn.viz.grid_figures import greedy_path
 
 
 @pytest.fixture(scope="module")

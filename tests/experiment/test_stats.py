@@ -5,7 +5,7 @@ import itertools
 import numpy as np
 import pytest
 
-from qlearn.experiment.stats import bootstrap_ci, iqm, mean, standard_error, summarize
+from qlearn.core.stats import bootstrap_ci, iqm, mean, standard_error, summarize
 
 
 def test_iqm_is_the_mean_of_the_middle_half():

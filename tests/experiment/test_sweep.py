@@ -9,10 +9,10 @@ import yaml
 from conftest import run_cli, run_json
 
 from qlearn import cli
-from qlearn.errors import QlearnError
-from qlearn.experiment import sweep as sweep_module
-from qlearn.experiment.stats import iqm
-from qlearn.experiment.sweep import load_spec, run_sweep
+from qlearn.core.errors import QlearnError
+from qlearn.core.stats import iqm
+from qlearn.experiments import sweep as sweep_module
+from qlearn.experiments.sweep import load_spec, run_sweep
 
 CLIFF = {
     "name": "cliff",
@@ -169,7 +169,7 @@ def test_python_api_takes_a_mapping_and_ranks_by_the_chosen_goal():
 
 
 def test_missing_ray_gives_one_line_with_the_fix(monkeypatch):
-    from qlearn.experiment.sweep_ray import import_ray
+    from qlearn.experiments.sweep_ray import import_ray
 
     monkeypatch.setitem(sys.modules, "ray", None)  # as if not installed
     with pytest.raises(QlearnError, match=r"--ray needs Ray Tune.*pip install 'qlearn\[ray\]'"):

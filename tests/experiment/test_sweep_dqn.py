@@ -14,10 +14,10 @@ import pytest
 import yaml
 from conftest import run_cli, run_json
 
-from qlearn.errors import QlearnError
-from qlearn.experiment.stats import iqm
-from qlearn.experiment.sweep import load_spec, run_sweep
-from qlearn.experiment.sweep_spec import parse_spec
+from qlearn.core.errors import QlearnError
+from qlearn.core.stats import iqm
+from qlearn.experiments.sweep import load_spec, run_sweep
+from qlearn.experiments.sweep_spec import parse_spec
 
 CLASSIC = {
     "name": "classic-dqn",
@@ -200,7 +200,7 @@ def test_a_worker_gives_jax_only_its_share_of_the_cores():
     # As a --workers process or Ray trial inherits it from a parent that imported JAX.
     code = (
         "import os; os.environ['XLA_FLAGS'] = '--xla_force_host_platform_device_count=2'; "
-        "from qlearn.experiment.sweep import limit_jax_devices; limit_jax_devices(1); "
+        "from qlearn.experiments.trials import limit_jax_devices; limit_jax_devices(1); "
         "import qlearn.deep, jax; print(jax.local_device_count())"
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)

@@ -10,7 +10,7 @@ import pytest
 import yaml
 from conftest import run_cli, run_json
 
-from qlearn.experiment.sweep import run_sweep
+from qlearn.experiments.sweep import run_sweep
 
 ray = pytest.importorskip("ray")
 

@@ -2,8 +2,8 @@
 
 import pytest
 
-from qlearn.errors import QlearnError
-from qlearn.experiment.sweep_spec import load_spec, parse_spec
+from qlearn.core.errors import QlearnError
+from qlearn.experiments.sweep_spec import load_spec, parse_spec
 
 
 def spec(**changes):

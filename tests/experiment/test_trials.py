@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 
+from qlearn.configs.tabular_config import TabularConfig
+from qlearn.core.errors import QlearnError
 from qlearn.envs.registry import load_world
-from qlearn.errors import QlearnError
-from qlearn.experiment.config import TabularConfig
-from qlearn.experiment.trials import (
+from qlearn.experiments.trials import (
     TrialResult,
     TrialSpec,
     capped_return,

@@ -5,7 +5,7 @@ import pytest
 from conftest import run_cli, run_json
 
 import qlearn
-from qlearn.errors import QlearnError
+from qlearn.core.errors import QlearnError
 from qlearn.tabular.explain import (
     TUTORIAL_TOLD_ORDER,
     explain,

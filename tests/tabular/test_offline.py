@@ -6,7 +6,8 @@ import pytest
 from conftest import run_cli, run_json
 
 import qlearn
-from qlearn.tabular.offline import behaviour_policy, check_log, collect, learn_from_log
+from qlearn.runs.logs import behaviour_policy
+from qlearn.tabular.offline import check_log, collect, learn_from_log
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import qlearn
-from qlearn.rng import seed_state
+from qlearn.core.rng import seed_state
 from qlearn.tabular.rules import (
     double_q_target,
     epsilon_greedy_probs,

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import qlearn
-from qlearn.errors import QlearnError
+from qlearn.core.errors import QlearnError
 
 
 @pytest.fixture(scope="module")
@@ -119,7 +119,7 @@ def test_bad_options_raise_a_value_error_with_the_fix(options, message):
 
 
 def test_chunked_training_gives_the_same_numbers_as_one_call():
-    from qlearn.experiment.config import TabularConfig
+    from qlearn.configs.tabular_config import TabularConfig
     from qlearn.tabular.train import run_config
 
     cfg = TabularConfig(

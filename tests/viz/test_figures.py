@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 
 import qlearn
-from qlearn.errors import QlearnError
-from qlearn.tabular.report import load_pictures, pictures_of, render_figures
-from qlearn.viz.grid import (
+from qlearn.core.errors import QlearnError
+from qlearn.runs.tabular_results import load_pictures, pictures_of, render_figures
+from qlearn.viz.grid_figures import (
     CELL,
     DPI,
     common_paths,
@@ -114,7 +114,7 @@ def test_arrows_only_where_the_table_prefers_something():
 
 
 def test_a_saved_run_draws_the_same_figures(classic_run, tmp_path):
-    from qlearn.tabular.report import summary, write_tabular_run
+    from qlearn.runs.tabular_results import summary, write_tabular_run
 
     write_tabular_run(classic_run, tmp_path / "r", summary(classic_run))
     again = render_figures(load_pictures(tmp_path / "r"))
@@ -130,7 +130,6 @@ def test_png_size_refuses_what_is_not_a_png():
 
 
 def test_the_python_api_gives_the_same_pictures_as_the_cli(tmp_path):
-    from qlearn import viz
 
     assert [u.new_value for u in qlearn.explain("classic").updates] == [
         0.5,
@@ -140,12 +139,12 @@ def test_the_python_api_gives_the_same_pictures_as_the_cli(tmp_path):
         0.9375,
     ]
     cmp = qlearn.compare("cliff", episodes=60, seeds=3)
-    assert list(viz.figures_of(cmp)) == ["compare.png"]
+    assert list(qlearn.figures_of(cmp)) == ["compare.png"]
     env = qlearn.make("classic")
-    assert list(viz.figures_of((env.mdp, qlearn.solve(env)))) == ["values.png", "q_values.png"]
-    path = viz.save_png(
-        viz.figures_of(qlearn.train(env, episodes=20))["curve.png"], tmp_path / "curve.png"
+    assert list(qlearn.figures_of((env.mdp, qlearn.solve(env)))) == ["values.png", "q_values.png"]
+    path = qlearn.save_png(
+        qlearn.figures_of(qlearn.train(env, episodes=20))["curve.png"], tmp_path / "curve.png"
     )
     assert png_size(path.read_bytes()) == (700, 400)
     with pytest.raises(TypeError):
-        viz.figures_of("classic")
+        qlearn.figures_of("classic")

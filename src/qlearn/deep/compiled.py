@@ -15,7 +15,6 @@ it stay real branches under ``vmap``.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -24,18 +23,18 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from qlearn.configs.dqn_config import DQNConfig
 from qlearn.deep import replay as rb
+from qlearn.deep.chunks import ChunkRecord, Plan, make_dqn, make_plan, total_updates
 from qlearn.deep.dqn import (
     DQN,
     Learner,
     UpdateStats,
     epsilon_greedy,
-    make_optimizer,
     masked_argmax,
 )
-from qlearn.deep.envs import FunctionalEnv
-from qlearn.deep.networks import QNetwork
-from qlearn.experiment.dqn_config import DQNConfig
+from qlearn.deep.flat import flatten, unflatten
+from qlearn.deep.functional_envs import FunctionalEnv
 
 
 class RunState(NamedTuple):
@@ -65,72 +64,9 @@ class ChunkOutputs(NamedTuple):
     eval_start_value: jax.Array  # (eval_episodes,) max legal Q at each first observation
 
 
-@dataclass(frozen=True)
-class Plan:
-    """How a run is cut up: iterations, chunks between evaluations, total steps."""
-
-    steps_per_iteration: int
-    iterations: int
-    iterations_per_chunk: int
-    exploration_steps: int
-
-    @property
-    def chunks(self) -> int:
-        return -(-self.iterations // self.iterations_per_chunk)
-
-    @property
-    def env_steps(self) -> int:
-        return self.iterations * self.steps_per_iteration
-
-    def steps_after_chunk(self, chunk: int) -> int:
-        """Environment steps done once chunk ``chunk`` (0-based) has run."""
-        iterations = min(self.iterations, (chunk + 1) * self.iterations_per_chunk)
-        return iterations * self.steps_per_iteration
-
-
-def make_plan(cfg: DQNConfig) -> Plan:
-    """Whole iterations covering ``cfg.steps``; a chunk per evaluation interval."""
-    per_iteration = cfg.train_freq * cfg.num_envs
-    iterations = -(-cfg.steps // per_iteration)
-    every = cfg.eval_every or math.ceil(iterations * per_iteration / 10)
-    per_chunk = min(iterations, max(1, round(every / per_iteration)))
-    exploration = max(1, round(cfg.exploration_fraction * iterations * per_iteration))
-    return Plan(per_iteration, iterations, per_chunk, exploration)
-
-
-def make_dqn(cfg: DQNConfig, n_actions: int, torso: str, channels_first: bool, total_updates: int):
-    """The DQN functions for this configuration and environment shape."""
-    network = QNetwork(
-        n_actions=n_actions,
-        hidden=tuple(cfg.net),
-        dueling=cfg.dueling,
-        torso=torso,
-        channels_first=channels_first,
-    )
-    return DQN(
-        network=network,
-        optimizer=make_optimizer(cfg.lr, cfg.max_grad_norm, cfg.lr_end, total_updates),
-        gamma=cfg.discount,
-        batch_size=cfg.batch_size,
-        n_step=cfg.n_step,
-        double=cfg.double,
-        loss=cfg.loss,
-        per=cfg.per,
-        per_alpha=cfg.per_alpha,
-        per_eps=cfg.per_eps,
-        tau=cfg.tau,
-        target_update=cfg.target_update,
-    )
-
-
-def total_updates(cfg: DQNConfig, plan: Plan) -> int:
-    """Gradient steps in the whole run (for a decaying learning rate)."""
-    training = sum(
-        1
-        for it in range(plan.iterations)
-        if (it + 1) * plan.steps_per_iteration > cfg.learning_starts
-    )
-    return training * cfg.gradient_steps
+def seed_keys(seed: jax.Array | int) -> jax.Array:
+    """A seed's four streams: training, evaluation, initial parameters, first resets."""
+    return jax.random.split(jax.random.PRNGKey(seed), 4)
 
 
 @dataclass(frozen=True, eq=False)
@@ -159,8 +95,7 @@ class CompiledTrainer:
     def init(self, seed: jax.Array) -> RunState:
         """A fresh run: initial parameters, an empty buffer, environments just reset."""
         cfg, env = self.cfg, self.env
-        key = jax.random.PRNGKey(seed)
-        k_train, k_eval, k_params, k_reset = jax.random.split(key, 4)
+        k_train, k_eval, k_params, k_reset = seed_keys(seed)
         obs, env_state = jax.vmap(env.reset)(jax.random.split(k_reset, cfg.num_envs))
         learner = self.dqn.init(k_params, obs[0])
         rows = rb.rows_for(cfg.buffer_size, cfg.num_envs)
@@ -354,7 +289,7 @@ class CompiledBackend:
     """
 
     def __init__(self, cfg: DQNConfig, target) -> None:
-        from qlearn.deep.envs import finite_env, gymnax_env
+        from qlearn.deep.functional_envs import finite_env, gymnax_env
 
         if target.mdp is not None:
             env = finite_env(target.mdp, cfg.max_steps)
@@ -423,8 +358,6 @@ class CompiledBackend:
         return jax.tree.map(lambda *xs: np.concatenate(xs, axis=0)[:n], *host)
 
     def run_chunk(self, state: list, index: int):
-        from qlearn.deep.train import ChunkRecord
-
         outs = []
         for g in range(self.groups):
             state[g], out = self._compiled(state[g], index)
@@ -460,14 +393,10 @@ class CompiledBackend:
 
     def state_arrays(self, state: list) -> dict:
         """Every seed's state (the filler seeds included), leading axis: seed."""
-        from qlearn.deep.checkpoint import flatten
-
         host = [jax.device_get(t) for t in state]
         return flatten(jax.tree.map(lambda *xs: np.concatenate(xs, axis=0), *host), "state/")
 
     def load_state(self, arrays: dict, source: str) -> list:
-        from qlearn.deep.checkpoint import unflatten
-
         template = jax.eval_shape(jax.vmap(self.trainer.init), self.seed_ids)
         whole = unflatten(template, arrays, source, prefix="state/")
         d = self.devices
@@ -477,6 +406,14 @@ class CompiledBackend:
 
     def online_params(self, state: list):
         return self._gather([s.learner.online for s in state])
+
+    def evaluate(self, params: Any, index: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Each seed's ``params`` on the evaluation episodes numbered ``index``: the
+        episodes training's own evaluation after chunk ``index`` plays."""
+        seeds = range(self.cfg.seed, self.cfg.seed + self.cfg.seeds)
+        keys = jnp.stack([jax.random.fold_in(seed_keys(s)[1], index) for s in seeds])
+        out = jax.device_get(jax.jit(jax.vmap(self.trainer.evaluate))(params, keys))
+        return tuple(np.asarray(x) for x in out)
 
     def params_template(self):
         """The shapes of :meth:`online_params` (nothing is computed)."""

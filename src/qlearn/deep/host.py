@@ -31,10 +31,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from qlearn.core.errors import QlearnError
 from qlearn.deep import replay as rb
-from qlearn.deep.compiled import make_dqn, make_plan, total_updates
+from qlearn.deep.chunks import ChunkRecord, make_dqn, make_plan, total_updates
+from qlearn.deep.flat import flatten, unflatten
 from qlearn.envs.registry import gym_env_id, is_atari, register_atari
-from qlearn.errors import QlearnError
 
 ATARI_FRAME_STACK = 4
 EVAL_STREAM = 1_000_003  # separates evaluation episode seeds from training ones
@@ -338,8 +339,6 @@ class HostBackend:
         return returns, lengths, start_value
 
     def run_chunk(self, state: HostState, index: int):
-        from qlearn.deep.train import ChunkRecord
-
         cfg, plan = self.cfg, self.plan
         first = index * plan.iterations_per_chunk
         last = min(plan.iterations, first + plan.iterations_per_chunk)
@@ -387,8 +386,6 @@ class HostBackend:
 
     # ---- checkpoints ----
     def state_arrays(self, state: HostState) -> dict:
-        from qlearn.deep.checkpoint import flatten
-
         arrays = flatten(self._stacked(state), prefix="state/")
         longest = max(1, max(len(a) for row in state.actions for a in row))
         actions = np.full((*state.episode.shape, longest), -1, np.int64)
@@ -412,8 +409,6 @@ class HostBackend:
     def load_state(self, arrays: dict, source: str) -> HostState:
         """Rebuild the learner and buffer from the file and every environment by
         replaying its episode so far; refuses environments that do not replay exactly."""
-        from qlearn.deep.checkpoint import unflatten
-
         one = jax.eval_shape(self._init, self.keys[0])
         n = self.cfg.seeds
         template = jax.tree.map(lambda x: jax.ShapeDtypeStruct((n, *x.shape), x.dtype), one)

@@ -13,16 +13,17 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from qlearn.configs.dqn_config import DQNConfig, env_defaults
+from qlearn.configs.tabular_config import config_from_mapping
+from qlearn.core.errors import QlearnError
+from qlearn.deep.chunks import Backend, ChunkRecord, History, make_dqn
 from qlearn.envs.registry import family_of, finite_mdp_of
-from qlearn.errors import QlearnError
-from qlearn.experiment.config import config_from_mapping
-from qlearn.experiment.dqn_config import DQNConfig, env_defaults
 from qlearn.mdp import FiniteMDP, Solution
 
 if TYPE_CHECKING:
@@ -79,151 +80,6 @@ def resolve_config(options: dict[str, Any], source: str = "the command line") ->
     if cfg.gamma is None:  # record the discount actually used
         cfg = cfg.replace(gamma=target.mdp.gamma if target.mdp is not None else 0.99)
     return cfg
-
-
-@dataclass
-class ChunkRecord:
-    """What one chunk reports for every seed, as host arrays."""
-
-    episode_seed: np.ndarray  # (K,) seed index of each finished episode
-    episode_step: np.ndarray  # (K,) environment step (per seed) at which it ended
-    episode_return: np.ndarray  # (K,)
-    episode_length: np.ndarray  # (K,)
-    trained: np.ndarray  # (I,) bool: the iteration ran gradient steps
-    loss: np.ndarray  # (N, I) mean loss of each iteration's gradient steps
-    q_mean: np.ndarray  # (N, I) mean Q of the sampled actions
-    epsilon: np.ndarray  # (N, I) exploration rate at the iteration's end
-    eval_return: np.ndarray  # (N, M)
-    eval_length: np.ndarray  # (N, M)
-    eval_start_value: np.ndarray  # (N, M) the network's value of each first observation
-    steps_done: int  # environment steps per seed after the chunk
-
-
-#: Arrays of a History: per-episode columns, per-iteration rows, per-evaluation blocks.
-HISTORY_FIELDS = (
-    "episode_seed", "episode_step", "episode_return", "episode_length", "trained", "loss",
-    "q_mean", "epsilon", "eval_return", "eval_length", "eval_start_value", "eval_step",
-    "eval_seconds",
-)  # fmt: skip
-
-
-#: Where a History keeps each seed's best parameters (by evaluation) among its arrays.
-BEST_PREFIX = "best/"
-
-
-@dataclass
-class History:
-    """Every chunk's record so far, concatenated (saved with a checkpoint)."""
-
-    seeds: int
-    eval_episodes: int
-    arrays: dict[str, np.ndarray] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        n, m = self.seeds, self.eval_episodes
-        empty = {
-            "episode_seed": np.zeros(0, np.int64),
-            "episode_step": np.zeros(0, np.int64),
-            "episode_return": np.zeros(0),
-            "episode_length": np.zeros(0, np.int64),
-            "trained": np.zeros(0, bool),
-            "loss": np.zeros((n, 0)),
-            "q_mean": np.zeros((n, 0)),
-            "epsilon": np.zeros((n, 0)),
-            "eval_return": np.zeros((n, 0, m)),
-            "eval_length": np.zeros((n, 0, m), np.int64),
-            "eval_start_value": np.zeros((n, 0, m)),
-            "eval_step": np.zeros(0, np.int64),
-            "eval_seconds": np.zeros(0),
-        }
-        self.arrays = {**empty, **self.arrays}
-
-    def add(self, rec: ChunkRecord, params: Any = None, seconds: float = float("nan")) -> None:
-        """Append one chunk's record; ``params`` (online, per seed) are kept as a seed's
-        best when its evaluation is at least as good as any before; ``seconds`` is the
-        run's wall-clock time so far (compiling included), for time-to-solve."""
-        a = self.arrays
-        if params is not None:
-            self._keep_best(np.asarray(rec.eval_return, float).mean(axis=1), rec.steps_done, params)
-
-        def join(name: str, new: Any, axis: int = 0) -> None:
-            a[name] = np.concatenate([a[name], np.asarray(new, a[name].dtype)], axis=axis)
-
-        for name in ("episode_seed", "episode_step", "episode_return", "episode_length"):
-            join(name, getattr(rec, name))
-        join("trained", rec.trained)
-        for name in ("loss", "q_mean", "epsilon"):
-            join(name, getattr(rec, name), axis=1)
-        join("eval_return", np.asarray(rec.eval_return)[:, None, :], axis=1)
-        join("eval_length", np.asarray(rec.eval_length)[:, None, :], axis=1)
-        join("eval_start_value", np.asarray(rec.eval_start_value)[:, None, :], axis=1)
-        join("eval_step", [rec.steps_done])
-        join("eval_seconds", [seconds])
-
-    def _keep_best(self, means: np.ndarray, step: int, params: Any) -> None:
-        from qlearn.deep.checkpoint import flatten
-
-        flat = flatten(params, prefix=BEST_PREFIX)
-        a = self.arrays
-        if "best_mean" not in a:
-            a["best_mean"] = means.astype(float).copy()
-            a["best_step"] = np.full(self.seeds, step, np.int64)
-            a.update({k: v.copy() for k, v in flat.items()})
-            return
-        better = means >= a["best_mean"]
-        a["best_mean"] = np.where(better, means, a["best_mean"])
-        a["best_step"] = np.where(better, step, a["best_step"])
-        for k, v in flat.items():
-            a[k][better] = v[better]
-
-    def best_params(self, template: Any) -> Any:
-        """The online parameters of each seed at its best evaluation (None before any)."""
-        from qlearn.deep.checkpoint import unflatten
-
-        if "best_mean" not in self.arrays:
-            return None
-        return unflatten(template, self.arrays, "the run's history", prefix=BEST_PREFIX)
-
-    def to_arrays(self, prefix: str = "history/") -> dict[str, np.ndarray]:
-        return {prefix + k: v for k, v in self.arrays.items()}
-
-    @classmethod
-    def from_arrays(
-        cls, seeds: int, eval_episodes: int, data: dict[str, np.ndarray], source: str,
-        prefix: str = "history/",
-    ) -> History:  # fmt: skip
-        """A History saved by :meth:`to_arrays` (refuses files that are not)."""
-        missing = [k for k in HISTORY_FIELDS if prefix + k not in data]
-        if missing:
-            raise QlearnError(
-                f"{source} is not a qlearn DQN checkpoint (missing {prefix + missing[0]!r})"
-            )
-        arrays = {
-            k.removeprefix(prefix): np.asarray(v) for k, v in data.items() if k.startswith(prefix)
-        }
-        if arrays["eval_return"].shape[::2] != (seeds, eval_episodes):
-            raise QlearnError(f"{source} was written by another configuration (seeds, evaluation)")
-        return cls(seeds, eval_episodes, arrays)
-
-
-class Backend(Protocol):
-    """A trainer driven chunk by chunk (compiled or host loop)."""
-
-    chunks: int
-    env_steps: int
-    steps_per_iteration: int
-
-    def fresh(self) -> Any: ...
-
-    def compile(self, state: Any) -> float: ...
-
-    def run_chunk(self, state: Any, index: int) -> tuple[Any, ChunkRecord]: ...
-
-    def state_arrays(self, state: Any) -> dict[str, np.ndarray]: ...
-
-    def load_state(self, arrays: dict[str, np.ndarray], source: str) -> Any: ...
-
-    def online_params(self, state: Any) -> Any: ...
 
 
 @dataclass(frozen=True)
@@ -395,8 +251,6 @@ def finite_q(cfg: DQNConfig, target: Target, params: Any) -> np.ndarray | None:
         return None
     import jax
     import jax.numpy as jnp
-
-    from qlearn.deep.compiled import make_dqn
 
     mdp = target.mdp
     dqn = make_dqn(cfg, mdp.n_actions, "mlp", False, 1)

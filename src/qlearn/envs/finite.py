@@ -7,7 +7,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from qlearn.errors import QlearnError
+from qlearn.core.errors import QlearnError
 from qlearn.mdp import FiniteMDP, validate_mdp
 
 
@@ -28,7 +28,7 @@ class FiniteEnv(gym.Env):
         validate_mdp(mdp)
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise QlearnError(f"render_mode must be 'ansi' or 'rgb_array', got {render_mode!r}")
-        from qlearn.envs.compiled import world_arrays
+        from qlearn.envs.kernels import world_arrays
 
         self.mdp = mdp
         self.world = world_arrays(mdp)
@@ -48,8 +48,8 @@ class FiniteEnv(gym.Env):
         return {"action_mask": self.mdp.legal[self.s].astype(np.int8)}
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
-        from qlearn.envs.compiled import sample_start
-        from qlearn.rng import seed_state
+        from qlearn.core.rng import seed_state
+        from qlearn.envs.kernels import sample_start
 
         super().reset(seed=seed)
         if seed is not None or self._rng is None:
@@ -59,7 +59,7 @@ class FiniteEnv(gym.Env):
         return self.s, self._info()
 
     def step(self, action: int):
-        from qlearn.envs.compiled import sample_step
+        from qlearn.envs.kernels import sample_step
 
         if self._rng is None:
             raise QlearnError("call reset() before step()")
@@ -73,7 +73,7 @@ class FiniteEnv(gym.Env):
 
             return render_state(self.mdp, self.s)
         if self.render_mode == "rgb_array":
-            from qlearn.viz.frames import render_frame
+            from qlearn.envs.frames import render_frame
 
             return render_frame(self.mdp, self.s)
         return None

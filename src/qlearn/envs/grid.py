@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 import yaml
 
-from qlearn.errors import QlearnError
+from qlearn.core.errors import QlearnError
 from qlearn.mdp import (
     ACTIONS,
     FiniteMDP,

@@ -15,10 +15,10 @@ from typing import Any
 
 import gymnasium as gym
 
+from qlearn.core.errors import QlearnError
 from qlearn.envs.finite import FiniteEnv
 from qlearn.envs.grid import grid_mdp, load_map, parse_map
 from qlearn.envs.registry import builtin_worlds, load_world
-from qlearn.errors import QlearnError
 
 NAMESPACE = "qlearn"
 

@@ -8,9 +8,9 @@ from typing import Any
 
 import gymnasium as gym
 
+from qlearn.core.errors import QlearnError
 from qlearn.envs.finite import FiniteEnv, mdp_from_toy_text
 from qlearn.envs.grid import grid_mdp, load_map, parse_map
-from qlearn.errors import QlearnError
 from qlearn.mdp import FiniteMDP
 
 #: Default discount for Gymnasium worlds, which do not define one.

@@ -19,8 +19,8 @@ from typing import Any
 
 import numpy as np
 
-from qlearn.errors import QlearnError
-from qlearn.experiment.config import TabularConfig
+from qlearn.configs.tabular_config import TabularConfig
+from qlearn.core.errors import QlearnError
 from qlearn.mdp import FiniteMDP
 from qlearn.tabular.loop import TRACE_FIELDS
 from qlearn.tabular.rules import (
@@ -553,7 +553,7 @@ def explain(
 
 
 def _constant_epsilon(epsilon: str | float) -> float:
-    from qlearn.explore import Schedule
+    from qlearn.core.schedules import Schedule
 
     schedule = Schedule.parse(epsilon)
     schedule.check_range(0.0, 1.0, "epsilon")

@@ -7,7 +7,7 @@ can be cut into chunks (for a progress bar, or a checkpoint) and continued with 
 numbers as if it had never stopped. :func:`run_episodes_parallel` advances every row
 (seed) at once, on as many threads as Numba may use; seed ``k`` of a batch gives the same
 numbers as that seed run alone, because each row owns its generator state
-(:mod:`qlearn.rng`).
+(:mod:`qlearn.core.rng`).
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ import numba
 import numpy as np
 from numba import njit
 
-from qlearn.envs.compiled import World, pick_t, transition_t
-from qlearn.rng import load, seed_state, store, uniform_t
+from qlearn.core.rng import load, seed_state, store, uniform_t
+from qlearn.envs.kernels import World, pick_t, transition_t
 from qlearn.tabular.rules import (
     argmax_random_t,
     boltzmann_probs,
@@ -32,7 +32,7 @@ from qlearn.tabular.rules import (
     td0_target,
     td_update,
 )
-from qlearn.tabular.schedule import schedule_value
+from qlearn.tabular.schedule_kernel import schedule_value
 
 ALGOS = ("q-learning", "sarsa", "expected-sarsa", "double-q", "td0")
 Q_LEARNING, SARSA, EXPECTED_SARSA, DOUBLE_Q, TD0 = range(5)

@@ -7,7 +7,7 @@ transition ``(s, a, r, s')``; :func:`td_update` does the nudge. Names follow rla
 
 They are Numba functions, so the compiled loop inlines them, and also plain callables
 from Python (``qlearn explain`` narrates these same functions). Random choices take the
-generator state ``rng`` explicitly (see :mod:`qlearn.rng`).
+generator state ``rng`` explicitly (see :mod:`qlearn.core.rng`).
 """
 
 from __future__ import annotations
@@ -15,13 +15,13 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from qlearn.rng import below_t, load, store
+from qlearn.core.rng import below_t, load, store
 
 
 @njit(cache=True, inline="always")
 def argmax_random_t(q_row: np.ndarray, legal_row: np.ndarray, st):
     """The best legal action, ties broken uniformly at random; and the generator's
-    new state (``st`` is a tuple state, see :mod:`qlearn.rng`)."""
+    new state (``st`` is a tuple state, see :mod:`qlearn.core.rng`)."""
     best = -np.inf
     count = 0
     choice = -1

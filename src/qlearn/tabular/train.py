@@ -12,12 +12,12 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
-from qlearn.envs.compiled import World, world_arrays
+from qlearn.configs.tabular_config import TabularConfig
+from qlearn.core.errors import QlearnError
+from qlearn.core.schedules import EXPLORATIONS_ALLOWED
 from qlearn.envs.finite import FiniteEnv
+from qlearn.envs.kernels import World, world_arrays
 from qlearn.envs.registry import load_world
-from qlearn.errors import QlearnError
-from qlearn.experiment.config import TabularConfig
-from qlearn.explore import EXPLORATIONS_ALLOWED
 from qlearn.mdp import (
     FiniteMDP,
     PolicyReturn,

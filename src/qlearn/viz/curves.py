@@ -7,8 +7,8 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from qlearn.experiment.stats import band, moving_average
-from qlearn.viz.grid import DPI
+from qlearn.core.stats import band, moving_average
+from qlearn.viz.grid_figures import DPI
 
 CURVE_SIZE = (7.0, 4.0)  # inches
 COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b")

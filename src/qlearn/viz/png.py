@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import io
 import struct
-from pathlib import Path
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
-
-from qlearn.experiment.runs import atomic_write_bytes
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -20,13 +17,6 @@ def figure_png(fig: Figure) -> bytes:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=fig.dpi)
     return buf.getvalue()
-
-
-def save_png(fig: Figure, path: str | Path) -> Path:
-    """Write the figure to ``path`` atomically; returns the path."""
-    path = Path(path)
-    atomic_write_bytes(path, figure_png(fig))
-    return path
 
 
 def png_size(data: bytes) -> tuple[int, int]:

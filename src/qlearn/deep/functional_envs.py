@@ -26,8 +26,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from qlearn.core.errors import QlearnError
 from qlearn.envs.registry import GYMNAX_ENVS
-from qlearn.errors import QlearnError
 from qlearn.mdp import FiniteMDP
 
 

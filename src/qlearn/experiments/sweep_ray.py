@@ -2,7 +2,7 @@
 
 Ray is an optional extra (``pip install 'qlearn[ray]'``) imported only here, only when
 asked for. Each configuration becomes one Tune trial that runs the very same
-:func:`qlearn.experiment.trials.run_trial` as a local sweep (tabular or DQN), so the
+:func:`qlearn.experiments.trials.run_trial` as a local sweep (tabular or DQN), so the
 numbers are the same. Every node of a cluster needs qlearn installed (the same
 version) and, for ``map_file`` worlds, the map at the same path.
 """
@@ -19,8 +19,8 @@ import tempfile
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from qlearn.errors import QlearnError
-from qlearn.experiment.trials import TrialResult, TrialSpec, run_trial
+from qlearn.core.errors import QlearnError
+from qlearn.experiments.trials import TrialResult, TrialSpec, run_trial
 
 RAY_EXTRA = "pip install 'qlearn[ray]'"
 
@@ -163,7 +163,7 @@ def ray_trainable(config: dict[str, Any], trials: dict[int, TrialSpec]) -> None:
     import ray
     from ray import tune
 
-    from qlearn.experiment.sweep import use_threads
+    from qlearn.experiments.trials import use_threads
 
     cpus = ray.get_runtime_context().get_assigned_resources().get("CPU", 1)
     use_threads(max(1, int(cpus)))

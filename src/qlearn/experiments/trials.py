@@ -13,16 +13,18 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import re
+import sys
 import time
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from qlearn.errors import QlearnError
-from qlearn.experiment.config import TABULAR_ALGOS, TabularConfig
-from qlearn.experiment.dqn_config import DQN_ALGOS, DQNConfig
+from qlearn.configs.dqn_config import DQN_ALGOS, DQNConfig
+from qlearn.configs.tabular_config import TABULAR_ALGOS, TabularConfig
+from qlearn.core.errors import QlearnError
 
 #: A trainer config: which one depends on ``algo``.
 Config = TabularConfig | DQNConfig
@@ -152,7 +154,7 @@ def build_config(options: dict[str, Any], seeds: int, seed: int) -> Config:
     """The validated trainer config of one configuration (raises QlearnError if invalid).
 
     DQN options are merged over the tuned settings for the environment
-    (``qlearn/deep/defaults.yaml``), as ``qlearn train --algo dqn`` does.
+    (``qlearn/configs/dqn_defaults.yaml``), as ``qlearn train --algo dqn`` does.
     """
     algo = algo_of(options)
     if algo_family(algo) == "dqn":
@@ -434,3 +436,30 @@ def capped_return(mdp, policy: np.ndarray, horizon: int) -> float:
     for _ in range(horizon):
         v = r_pi + p_pi @ v
     return float(mdp.start @ v)
+
+
+def use_threads(n: int) -> None:
+    """Let this worker's trials use at most ``n`` cores: the tabular loop's threads in this
+    thread, and JAX (DQN) through :func:`limit_jax_devices`."""
+    import numba
+
+    numba.set_num_threads(max(1, min(int(n), numba.config.NUMBA_NUM_THREADS)))
+    limit_jax_devices(n)
+
+
+_DEVICE_FLAG = re.compile(r"--xla_force_host_platform_device_count=\S*")
+
+
+def limit_jax_devices(n: int) -> None:
+    """Give JAX ``n`` CPU devices in this process, if JAX has not started yet.
+
+    DQN trains one seed per device and pads a group of seeds up to the device count
+    (:class:`qlearn.deep.compiled.CompiledBackend`), so a worker that inherited "one
+    device per core of the machine" would train extra seeds on cores other workers use.
+    A seed's numbers do not depend on the device count, so the results stay the same.
+    """
+    if "jax" in sys.modules:
+        return  # too late: JAX fixes its devices when it starts
+    flags = _DEVICE_FLAG.sub("", os.environ.get("XLA_FLAGS", "")).split()
+    flags.append(f"--xla_force_host_platform_device_count={max(1, int(n))}")
+    os.environ["XLA_FLAGS"] = " ".join(flags)

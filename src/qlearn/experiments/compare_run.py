@@ -14,10 +14,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-import qlearn
-from qlearn.errors import QlearnError
-from qlearn.experiment.compare import Comparison, left_shares, optimal_left_share
-from qlearn.experiment.runs import (
+from qlearn.core.errors import QlearnError
+from qlearn.core.version import __version__
+from qlearn.experiments.compare import Comparison, left_shares, optimal_left_share
+from qlearn.runs.folder import (
     atomic_write_bytes,
     atomic_write_text,
     dump_json,
@@ -28,7 +28,7 @@ from qlearn.experiment.runs import (
     save_npz,
     write_run_dir,
 )
-from qlearn.viz.compare import ComparisonPictures
+from qlearn.viz.compare_figure import ComparisonPictures
 
 
 def comparison_config(cmp: Comparison) -> dict[str, Any]:
@@ -54,7 +54,7 @@ def comparison_config(cmp: Comparison) -> dict[str, Any]:
         "max_steps": cfg.max_steps,
         "step_reward": cfg.step_reward,
         "slip": cfg.slip,
-        "qlearn_version": qlearn.__version__,
+        "qlearn_version": __version__,
     }
 
 
@@ -93,7 +93,7 @@ def curves_table(cmp: Comparison) -> pd.DataFrame:
 
 
 def comparison_png(pictures: ComparisonPictures) -> bytes:
-    from qlearn.viz.compare import comparison_figure
+    from qlearn.viz.compare_figure import comparison_figure
     from qlearn.viz.png import figure_png
 
     return figure_png(comparison_figure(pictures))
@@ -145,7 +145,7 @@ def count_text(count: dict[str, Any]) -> str:
 def comparison_report(
     info: dict[str, Any], config: dict[str, Any], curves: pd.DataFrame, png: bytes
 ) -> str:
-    from qlearn.viz import report as html
+    from qlearn.viz import html
 
     header, rows = comparison_rows(info)
     names = ", ".join(info["algos"])

@@ -17,10 +17,10 @@ from typing import Any
 
 import numpy as np
 
-import qlearn
-from qlearn.errors import Interrupted, QlearnError
-from qlearn.experiment.config import TabularConfig, config_from_mapping
-from qlearn.experiment.runs import (
+from qlearn.core.version import __version__
+from qlearn.core.errors import Interrupted, QlearnError
+from qlearn.configs.tabular_config import TabularConfig, config_from_mapping
+from qlearn.runs.folder import (
     atomic_write_text,
     dump_json,
     dump_yaml,
@@ -29,7 +29,7 @@ from qlearn.experiment.runs import (
     save_npz,
 )
 from qlearn.tabular.loop import RunArrays
-from qlearn.tabular.report import summary, write_tabular_results
+from qlearn.runs.tabular_results import summary, write_tabular_results
 from qlearn.tabular.train import TabularRun, run_config
 
 CHECKPOINT = "checkpoint.npz"
@@ -44,7 +44,7 @@ def start(cfg: TabularConfig, run_dir: Path) -> Path:
     if run_dir.exists():
         raise QlearnError(f"{run_dir} already exists; choose another --out or remove it")
     run_dir.mkdir(parents=True)
-    config = {"kind": "tabular", **cfg.to_dict(), "qlearn_version": qlearn.__version__}
+    config = {"kind": "tabular", **cfg.to_dict(), "qlearn_version": __version__}
     atomic_write_text(run_dir / "config.yaml", dump_yaml(config))
     return run_dir
 

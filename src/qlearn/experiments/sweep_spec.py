@@ -23,11 +23,11 @@ from typing import Any
 import numpy as np
 import yaml
 
-from qlearn.errors import QlearnError
-from qlearn.experiment.config import TabularConfig
-from qlearn.experiment.dqn_config import DQNConfig
-from qlearn.experiment.stats import STATISTICS
-from qlearn.experiment.trials import (
+from qlearn.configs.dqn_config import DQNConfig
+from qlearn.configs.tabular_config import TabularConfig
+from qlearn.core.errors import QlearnError
+from qlearn.core.stats import STATISTICS
+from qlearn.experiments.trials import (
     TrialSpec,
     algo_family,
     algo_of,

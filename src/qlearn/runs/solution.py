@@ -12,9 +12,9 @@ from typing import Any
 
 import numpy as np
 
-import qlearn
-from qlearn.errors import QlearnError
-from qlearn.experiment.runs import (
+from qlearn.core.version import __version__
+from qlearn.core.errors import QlearnError
+from qlearn.runs.folder import (
     atomic_write_bytes,
     atomic_write_text,
     dump_json,
@@ -43,7 +43,7 @@ def solution_summary(mdp: FiniteMDP, sol: Solution) -> dict[str, Any]:
 
 def solution_pngs(mdp: FiniteMDP, q_star: np.ndarray) -> dict[str, bytes]:
     from qlearn.viz.png import figure_png
-    from qlearn.viz.runs import solution_figures
+    from qlearn.viz.run_figures import solution_figures
 
     return {name: figure_png(fig) for name, fig in solution_figures(mdp, q_star).items()}
 
@@ -53,7 +53,7 @@ def solution_report(
 ) -> str:
     """report.html of a solution: V*, the optimal actions, Q* as a table, figures."""
     from qlearn.textview import policy_grid, q_rows, value_grid
-    from qlearn.viz import report as html
+    from qlearn.viz import html
 
     q = np.full((mdp.n_states, mdp.n_actions), -np.inf)
     for s, row in enumerate(mdp.state_names):
@@ -70,7 +70,7 @@ def solution_report(
     start = float(mdp.start @ v)
     return html.page(
         f"qlearn: exact solution of {mdp.name}",
-        f"run folder {info.get('run_dir', '')}; qlearn {qlearn.__version__}",
+        f"run folder {info.get('run_dir', '')}; qlearn {__version__}",
         [
             html.section(
                 "Headline numbers",
@@ -104,7 +104,7 @@ def fill_solution_run(
     plot: bool = False,
 ) -> dict[str, bytes]:
     """Write a solution's files into an existing (temporary) folder; returns the figures."""
-    cfg = {"kind": "solve", **config, "qlearn_version": qlearn.__version__}
+    cfg = {"kind": "solve", **config, "qlearn_version": __version__}
     atomic_write_text(folder / "config.yaml", dump_yaml(cfg))
     atomic_write_text(folder / "summary.json", dump_json(info))
     tables = {"q_star": sol.q, "v_star": sol.v, "state_names": np.asarray(mdp.state_names)}

@@ -8,9 +8,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-import qlearn
-from qlearn.errors import QlearnError
-from qlearn.experiment.runs import (
+from qlearn.core.version import __version__
+from qlearn.core.errors import QlearnError
+from qlearn.runs.folder import (
     atomic_write_bytes,
     atomic_write_text,
     dump_json,
@@ -21,11 +21,11 @@ from qlearn.experiment.runs import (
     table_arrays,
     write_run_dir,
 )
-from qlearn.experiment.tensorboard import write_scalars
+from qlearn.runs.tensorboard import write_scalars
 from qlearn.mdp import greedy_ties
 from qlearn.tabular.train import TabularRun
 from qlearn.textview import json_number, policy_dict, q_dict, v_dict
-from qlearn.viz.runs import RunPictures
+from qlearn.viz.run_figures import RunPictures
 
 
 def summary(run: TabularRun) -> dict[str, Any]:
@@ -71,7 +71,7 @@ def summary(run: TabularRun) -> dict[str, Any]:
             "curve": [json_number(x) for x in run.curve],
             "env_steps": run.env_steps,
             "train_seconds": round(run.train_seconds, 6),
-            "qlearn_version": qlearn.__version__,
+            "qlearn_version": __version__,
         }
     )
     return out
@@ -119,7 +119,7 @@ def pictures_of(run: TabularRun) -> RunPictures:
 
 def load_pictures(run_dir: Path) -> RunPictures:
     """What the figures of a saved tabular run folder are drawn from (no training)."""
-    from qlearn.experiment.config import TabularConfig, config_from_mapping
+    from qlearn.configs.tabular_config import TabularConfig, config_from_mapping
     from qlearn.tabular.train import world_of
 
     run_dir = Path(run_dir)
@@ -161,7 +161,7 @@ def _read_metrics(run_dir: Path) -> pd.DataFrame:
 def render_figures(pictures: RunPictures) -> dict[str, bytes]:
     """Every figure of a run as PNG bytes, by file name."""
     from qlearn.viz.png import figure_png
-    from qlearn.viz.runs import run_figures
+    from qlearn.viz.run_figures import run_figures
 
     return {name: figure_png(fig) for name, fig in run_figures(pictures).items()}
 
@@ -191,7 +191,7 @@ def tabular_report(
     info: dict[str, Any], config: dict[str, Any], metrics: pd.DataFrame, pngs: dict[str, bytes]
 ) -> str:
     """The run's report.html: config, headline numbers, figures, per-episode table."""
-    from qlearn.viz import report as html
+    from qlearn.viz import html
 
     title = f"qlearn: {info['algo']} on {info['world']}"
     return html.page(
@@ -225,7 +225,7 @@ def tensorboard_series(run: TabularRun) -> dict[str, np.ndarray]:
 
 def config_record(run: TabularRun) -> dict[str, Any]:
     """The resolved config as saved in ``config.yaml``."""
-    return {"kind": "tabular", **run.config.to_dict(), "qlearn_version": qlearn.__version__}
+    return {"kind": "tabular", **run.config.to_dict(), "qlearn_version": __version__}
 
 
 def write_tabular_results(

@@ -14,8 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from qlearn.errors import QlearnError
-from qlearn.experiment.runs import load_npz, read_config
+from qlearn.core.errors import QlearnError
+from qlearn.runs.folder import load_npz, read_config
 
 #: Seeds evaluation episodes away from those of training's own evaluations.
 EVAL_INDEX_OFFSET = 1_000_000
@@ -48,7 +48,7 @@ def evaluate_run(
 
 
 def _dqn_params(run_dir: Path, cfg, backend, best: bool) -> tuple[Any, str]:
-    from qlearn.deep.checkpoint import unflatten
+    from qlearn.deep.flat import unflatten
 
     name = "best.npz" if best else "params.npz"
     if (run_dir / name).exists():
@@ -59,7 +59,7 @@ def _dqn_params(run_dir: Path, cfg, backend, best: bool) -> tuple[Any, str]:
     if best:
         raise QlearnError(f"{run_dir} has no best.npz; it is not a finished DQN run")
     if (run_dir / "checkpoint.npz").exists():
-        from qlearn.deep.job import load_checkpoint
+        from qlearn.runs.dqn_job import load_checkpoint
 
         state, history, _ = load_checkpoint(run_dir, cfg, backend)
         step = int(history.arrays["eval_step"][-1]) if len(history.arrays["eval_step"]) else 0
@@ -68,10 +68,8 @@ def _dqn_params(run_dir: Path, cfg, backend, best: bool) -> tuple[Any, str]:
 
 
 def _evaluate_dqn(run_dir: Path, episodes, epsilon, seed: int, best: bool) -> dict[str, Any]:
-    import jax
-
-    from qlearn.deep.job import resume_config
     from qlearn.deep.train import make_backend, resolve_target
+    from qlearn.runs.dqn_job import resume_config
 
     cfg = resume_config(run_dir)
     cfg = cfg.replace(
@@ -81,17 +79,7 @@ def _evaluate_dqn(run_dir: Path, episodes, epsilon, seed: int, best: bool) -> di
     target = resolve_target(cfg)
     backend = make_backend(cfg, target)
     params, source = _dqn_params(run_dir, cfg, backend, best)
-    index = EVAL_INDEX_OFFSET + seed
-    if target.backend == "compiled":
-        trainer = backend.trainer
-        keys = [
-            jax.random.fold_in(jax.random.split(jax.random.PRNGKey(s), 4)[1], index)
-            for s in range(cfg.seed, cfg.seed + cfg.seeds)
-        ]
-        evaluate = jax.jit(jax.vmap(trainer.evaluate))
-        returns, lengths, _ = jax.device_get(evaluate(params, jax.numpy.stack(keys)))
-    else:
-        returns, lengths, _ = backend.evaluate(params, index)
+    returns, lengths, _ = backend.evaluate(params, EVAL_INDEX_OFFSET + seed)
     return _result(run_dir, cfg.seed, np.asarray(returns), np.asarray(lengths), {
         "kind": "dqn", "world": target.name, "parameters": source,
         "epsilon": cfg.eval_epsilon, "episodes": cfg.eval_episodes, "eval_seed": seed,
@@ -101,7 +89,7 @@ def _evaluate_dqn(run_dir: Path, episodes, epsilon, seed: int, best: bool) -> di
 def _evaluate_tabular(run_dir: Path, episodes: int, epsilon: float, seed: int) -> dict[str, Any]:
     from qlearn.envs.finite import FiniteEnv
     from qlearn.mdp import policy_return, tie_policy
-    from qlearn.tabular.job import resume_config
+    from qlearn.runs.tabular_job import resume_config
     from qlearn.tabular.train import world_of
 
     cfg = resume_config(run_dir)

@@ -1,10 +1,10 @@
 """Sweeps: many configurations x seeds, run locally or on Ray, summarised with statistics.
 
-``run_sweep`` expands a spec (:mod:`qlearn.experiment.sweep_spec`) into trials, runs
+``run_sweep`` expands a spec (:mod:`qlearn.experiments.sweep_spec`) into trials, runs
 them (each trial trains all its seeds in one compiled call; trials go to worker
 processes, or to Ray Tune with ``ray=``), and summarises every configuration's per-seed
 metric with its mean, IQM and bootstrap confidence intervals
-(:mod:`qlearn.experiment.stats`). ``write_sweep`` writes the sweep folder atomically.
+(:mod:`qlearn.core.stats`). ``write_sweep`` writes the sweep folder atomically.
 """
 
 from __future__ import annotations
@@ -12,8 +12,6 @@ from __future__ import annotations
 import math
 import multiprocessing
 import os
-import re
-import sys
 import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
@@ -25,18 +23,25 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-import qlearn
-from qlearn.errors import QlearnError
-from qlearn.experiment.runs import (
+from qlearn.core.errors import QlearnError
+from qlearn.core.stats import STATISTICS, summarize
+from qlearn.core.version import __version__
+from qlearn.experiments.sweep_spec import SweepSpec, load_spec, parse_spec
+from qlearn.experiments.trials import (
+    METRICS,
+    TrialResult,
+    TrialSpec,
+    parse_metric,
+    run_trial,
+    use_threads,
+)
+from qlearn.runs.folder import (
     atomic_write_bytes,
     atomic_write_text,
     dump_json,
     dump_yaml,
     write_run_dir,
 )
-from qlearn.experiment.stats import STATISTICS, summarize
-from qlearn.experiment.sweep_spec import SweepSpec, load_spec, parse_spec
-from qlearn.experiment.trials import METRICS, TrialResult, TrialSpec, parse_metric, run_trial
 
 OnResult = Callable[[TrialResult], None]
 
@@ -147,7 +152,7 @@ class SweepResult:
             "configurations": [c.to_dict() for c in self.configs],
             "best": self.best.to_dict(),
             "seconds": round(self.seconds, 6),
-            "qlearn_version": qlearn.__version__,
+            "qlearn_version": __version__,
         }
 
 
@@ -226,7 +231,7 @@ def run_sweep(
     notify = on_result or (lambda _: None)
     started = time.perf_counter()
     if ray is not None:
-        from qlearn.experiment.sweep_ray import run_on_ray
+        from qlearn.experiments.sweep_ray import run_on_ray
 
         results = run_on_ray(trials, address=ray, on_result=notify, name=spec.name)
         backend = "ray"
@@ -304,33 +309,6 @@ def run_local(
     return results
 
 
-def use_threads(n: int) -> None:
-    """Let this worker's trials use at most ``n`` cores: the tabular loop's threads in this
-    thread, and JAX (DQN) through :func:`limit_jax_devices`."""
-    import numba
-
-    numba.set_num_threads(max(1, min(int(n), numba.config.NUMBA_NUM_THREADS)))
-    limit_jax_devices(n)
-
-
-_DEVICE_FLAG = re.compile(r"--xla_force_host_platform_device_count=\S*")
-
-
-def limit_jax_devices(n: int) -> None:
-    """Give JAX ``n`` CPU devices in this process, if JAX has not started yet.
-
-    DQN trains one seed per device and pads a group of seeds up to the device count
-    (:class:`qlearn.deep.compiled.CompiledBackend`), so a worker that inherited "one
-    device per core of the machine" would train extra seeds on cores other workers use.
-    A seed's numbers do not depend on the device count, so the results stay the same.
-    """
-    if "jax" in sys.modules:
-        return  # too late: JAX fixes its devices when it starts
-    flags = _DEVICE_FLAG.sub("", os.environ.get("XLA_FLAGS", "")).split()
-    flags.append(f"--xla_force_host_platform_device_count={max(1, int(n))}")
-    os.environ["XLA_FLAGS"] = " ".join(flags)
-
-
 # ---- the sweep folder -------------------------------------------------------------------
 
 
@@ -341,7 +319,7 @@ def write_sweep(result: SweepResult, out: Path, info: dict[str, Any] | None = No
     ``results.csv`` (one row per configuration x seed), ``curves.csv`` (the mean
     learning curve per configuration), ``summary.json`` and ``sweep.png``.
     """
-    from qlearn.viz.sweep import sweep_figure_png
+    from qlearn.viz.sweep_figure import sweep_figure_png
 
     info = result.summary() if info is None else info
 

@@ -1,7 +1,7 @@
 """A finite world's dynamics as compiled arrays: how every step is drawn.
 
 The tabular training loop and the Gymnasium environment both draw starts and steps
-through these functions with an explicit generator state (:mod:`qlearn.rng`), so the
+through these functions with an explicit generator state (:mod:`qlearn.core.rng`), so the
 same seed gives the same transitions in either.
 """
 
@@ -12,8 +12,8 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit
 
+from qlearn.core.rng import load, normal_t, store, uniform_t
 from qlearn.mdp import FiniteMDP
-from qlearn.rng import load, normal_t, store, uniform_t
 
 
 class World(NamedTuple):
@@ -68,7 +68,7 @@ def world_arrays(mdp: FiniteMDP) -> World:
 @njit(cache=True, inline="always")
 def pick_t(cum: np.ndarray, n: int, st):
     """Index of a sampled outcome given cumulative probabilities (no draw when certain),
-    and the generator's new state (a tuple state, see :mod:`qlearn.rng`)."""
+    and the generator's new state (a tuple state, see :mod:`qlearn.core.rng`)."""
     if n == 1:
         return 0, st
     u, st = uniform_t(st)

@@ -10,8 +10,8 @@ from matplotlib.figure import Figure
 
 from qlearn.mdp import FiniteMDP
 from qlearn.viz.curves import _robust_ylim, default_smoothing, draw_bands
-from qlearn.viz.grid import CELL, DPI, common_paths, draw_paths, draw_values, value_norm
-from qlearn.viz.runs import finite_table, left_action
+from qlearn.viz.grid_figures import CELL, DPI, common_paths, draw_paths, draw_values, value_norm
+from qlearn.viz.run_figures import finite_table, left_action
 
 
 class ComparisonPictures(NamedTuple):

@@ -9,14 +9,12 @@ itself; nothing in it is executed.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import jax
 import numpy as np
 
-from qlearn.errors import QlearnError
-from qlearn.experiment.runs import load_npz
+from qlearn.core.errors import QlearnError
 
 
 def _name(path) -> str:
@@ -59,10 +57,3 @@ def unflatten(template: Any, arrays: dict[str, np.ndarray], source: str, prefix:
             )
         leaves.append(value)
     return jax.tree_util.tree_unflatten(treedef, leaves)
-
-
-def load_arrays(path: Path) -> dict[str, np.ndarray]:
-    """The arrays of a checkpoint file (refuses pickled content)."""
-    if not Path(path).exists():
-        raise QlearnError(f"{path} not found")
-    return load_npz(Path(path))

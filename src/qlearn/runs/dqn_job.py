@@ -18,13 +18,14 @@ from typing import Any
 
 import numpy as np
 
-import qlearn
-from qlearn.deep.train import DQNRun, History, TrainingDiverged, make_backend, resolve_target
+from qlearn.core.version import __version__
+from qlearn.deep.chunks import History
+from qlearn.deep.train import DQNRun, TrainingDiverged, make_backend, resolve_target
 from qlearn.deep.train import run as run_chunks
-from qlearn.errors import Interrupted, QlearnError
-from qlearn.experiment.config import config_from_mapping
-from qlearn.experiment.dqn_config import DQNConfig
-from qlearn.experiment.runs import atomic_write_text, dump_json, dump_yaml, read_config
+from qlearn.core.errors import Interrupted, QlearnError
+from qlearn.configs.tabular_config import config_from_mapping
+from qlearn.configs.dqn_config import DQNConfig
+from qlearn.runs.folder import atomic_write_text, dump_json, dump_yaml, load_npz, read_config
 
 CHECKPOINT = "checkpoint.npz"
 
@@ -34,7 +35,7 @@ Progress = Callable[[int, int, History], None]
 
 def config_record(cfg: DQNConfig) -> dict[str, Any]:
     """The resolved configuration as saved in ``config.yaml``."""
-    return {"kind": "dqn", **cfg.to_dict(), "qlearn_version": qlearn.__version__}
+    return {"kind": "dqn", **cfg.to_dict(), "qlearn_version": __version__}
 
 
 def start(cfg: DQNConfig, run_dir: Path) -> Path:
@@ -57,7 +58,7 @@ def resume_config(run_dir: Path) -> DQNConfig:
 
 def save_checkpoint(run_dir: Path, backend, state, history: History, chunks_done: int) -> None:
     """Replace the checkpoint atomically with the state after ``chunks_done`` chunks."""
-    from qlearn.experiment.runs import save_npz
+    from qlearn.runs.folder import save_npz
 
     arrays = backend.state_arrays(state)
     arrays.update(history.to_arrays())
@@ -67,14 +68,12 @@ def save_checkpoint(run_dir: Path, backend, state, history: History, chunks_done
 
 def load_checkpoint(run_dir: Path, cfg: DQNConfig, backend) -> tuple[Any, History, int]:
     """State, history and chunks done saved in ``run_dir`` (never unpickles)."""
-    from qlearn.deep.checkpoint import load_arrays
-
     path = Path(run_dir) / CHECKPOINT
     if not path.exists():
         raise QlearnError(
             f"{run_dir} has no checkpoint to resume from; train with --checkpoint-every N"
         )
-    data = load_arrays(path)
+    data = load_npz(path)
     if "chunks_done" not in data:
         raise QlearnError(f"{path} is not a qlearn DQN checkpoint (missing 'chunks_done')")
     state = backend.load_state(data, str(path))
@@ -147,15 +146,15 @@ def train(
 
 def import_report_modules() -> None:
     """Import the run folder's writers (pandas, matplotlib, tensorboardX: about a second)
-    while the training program compiles; see :func:`qlearn.deep.report.import_writers`."""
-    from qlearn.deep.report import import_writers
+    while the training program compiles; see :func:`qlearn.runs.dqn_results.import_writers`."""
+    from qlearn.runs.dqn_results import import_writers
 
     import_writers()
 
 
 def finish(run: DQNRun, run_dir: Path, plot: bool = False) -> dict[str, Any]:
     """Write the results into ``run_dir`` (``summary.json`` last) and return the summary."""
-    from qlearn.deep.report import summary, write_dqn_results
+    from qlearn.runs.dqn_results import summary, write_dqn_results
 
     info = summary(run)
     info["run_dir"] = str(run_dir)

@@ -1,7 +1,8 @@
-"""Schedules as the compiled tabular loop reads them: :meth:`qlearn.explore.Schedule.as_array`.
+"""The value of a schedule at time t, as the compiled tabular loop reads schedules
+(:meth:`qlearn.core.schedules.Schedule.as_array`): the one place of that arithmetic.
 
-Apart from :mod:`qlearn.explore` so that importing qlearn does not import Numba (about
-0.2 s): the deep Q-network commands never need it.
+Apart from :mod:`qlearn.core.schedules` so that importing qlearn does not import Numba
+(about 0.2 s): the deep Q-network commands never need it.
 """
 
 from __future__ import annotations

@@ -16,9 +16,10 @@ from typing import Any
 
 import numpy as np
 
-from qlearn.errors import QlearnError
-from qlearn.experiment.config import TABULAR_ALGOS, TabularConfig
-from qlearn.experiment.stats import mean_se, window_means
+from qlearn.configs.tabular_config import TABULAR_ALGOS, TabularConfig
+from qlearn.core.errors import QlearnError
+from qlearn.core.stats import mean_se, window_means
+from qlearn.core.version import __version__
 from qlearn.mdp import FiniteMDP
 from qlearn.tabular.train import TabularRun, run_config, world_of
 from qlearn.textview import json_number
@@ -168,7 +169,7 @@ def optimal_left_share(cmp: Comparison) -> float | None:
 
 def left_shares(mdp: FiniteMDP, first_action: np.ndarray) -> np.ndarray | None:
     """(N, E) whether each seed chose ``left`` at the start in each episode (maxbias)."""
-    from qlearn.viz.runs import left_action
+    from qlearn.viz.run_figures import left_action
 
     left = left_action(mdp)
     return None if left is None else first_action == left
@@ -232,7 +233,7 @@ def arm_summary(arm: Arm, mdp: FiniteMDP, window: tuple[int, int]) -> dict[str, 
         out["left_share_window_mean"] = json_number(in_window.mean)
         out["left_share_window_se"] = json_number(in_window.se)
     if mdp.layout is not None:
-        from qlearn.viz.grid import common_paths
+        from qlearn.viz.grid_figures import common_paths
 
         out["greedy_paths"] = [
             {"cells": [mdp.state_names[s] for s in path], "ends": ends, "seeds": count}
@@ -244,7 +245,6 @@ def arm_summary(arm: Arm, mdp: FiniteMDP, window: tuple[int, int]) -> dict[str, 
 def comparison_summary(cmp: Comparison) -> dict[str, Any]:
     """The object ``qlearn compare --json`` prints: shared settings, then per-arm numbers
     under ``"algos"`` keyed by arm label."""
-    import qlearn
 
     return {
         "world": cmp.mdp.name,
@@ -256,7 +256,7 @@ def comparison_summary(cmp: Comparison) -> dict[str, Any]:
         "v_star_start": json_number(float(cmp.mdp.start @ cmp.arms[0].run.solution.v)),
         "optimal_left_share": optimal_left_share(cmp),
         "algos": {arm.label: arm_summary(arm, cmp.mdp, cmp.window) for arm in cmp.arms},
-        "qlearn_version": qlearn.__version__,
+        "qlearn_version": __version__,
     }
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from qlearn.errors import QlearnError
+from qlearn.core.errors import QlearnError
 
 KINDS = ("constant", "linear", "exponential")
 UNITS = ("episodes", "steps")
@@ -69,12 +69,6 @@ class Schedule:
         if len(nums) == 1:
             return cls(nums[0])
         return cls(nums[0], nums[1], duration, kind, unit)
-
-    def value(self, t: float) -> float:
-        """The value after ``t`` episodes or steps (the compiled loop's own arithmetic)."""
-        from qlearn.tabular.schedule import schedule_value
-
-        return float(schedule_value(self.as_array(), t))
 
     def as_array(self) -> np.ndarray:
         """(kind, start, end, duration, unit) as floats for the compiled loop."""

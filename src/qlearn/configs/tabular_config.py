@@ -9,8 +9,8 @@ from typing import Any
 
 import yaml
 
-from qlearn.errors import QlearnError
-from qlearn.explore import EXPLORATIONS_ALLOWED, LearningRate, Schedule
+from qlearn.core.errors import QlearnError
+from qlearn.core.schedules import EXPLORATIONS_ALLOWED, LearningRate, Schedule
 from qlearn.mdp import check_gamma, finite_float, one_line, shown
 
 TABULAR_ALGOS = ("q-learning", "sarsa", "expected-sarsa", "double-q", "td0")

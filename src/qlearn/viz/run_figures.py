@@ -13,7 +13,7 @@ from matplotlib.figure import Figure
 
 from qlearn.mdp import FiniteMDP
 from qlearn.viz.curves import gap_figure, learning_curves_figure, share_figure
-from qlearn.viz.grid import is_small, q_figure, snapshots_figure, value_figure
+from qlearn.viz.grid_figures import is_small, q_figure, snapshots_figure, value_figure
 
 
 class RunPictures(NamedTuple):

@@ -21,7 +21,8 @@ from typing import Any
 import numpy as np
 import yaml
 
-from qlearn.errors import QlearnError
+from qlearn.core.errors import QlearnError
+from qlearn.core.version import __version__
 
 
 def _umask() -> int:
@@ -76,6 +77,19 @@ def write_run_dir(final: Path, fill: Callable[[Path], None]) -> Path:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return final
+
+
+def config_record(kind: str, fields: dict[str, Any]) -> dict[str, Any]:
+    """What a run folder's ``config.yaml`` holds: the kind of run, its resolved options and
+    the qlearn version that ran it."""
+    return {"kind": kind, **fields, "qlearn_version": __version__}
+
+
+def save_png(png: bytes, path: str | Path) -> Path:
+    """Write PNG bytes (:func:`qlearn.viz.figure_png`) to ``path`` atomically."""
+    path = Path(path)
+    atomic_write_bytes(path, png)
+    return path
 
 
 def dump_yaml(data: dict[str, Any]) -> str:

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from qlearn.errors import QlearnError
-from qlearn.experiment.runs import atomic_write_bytes, atomic_write_text, read_config, read_summary
+from qlearn.core.errors import QlearnError
+from qlearn.runs.folder import atomic_write_bytes, atomic_write_text, read_config, read_summary
 
 
 def replot(run_dir: str | Path) -> list[Path]:
@@ -45,7 +45,7 @@ def _write(run_dir: Path, pngs: dict[str, bytes], report: str) -> list[Path]:
 
 
 def _replot_tabular(run_dir: Path) -> list[Path]:
-    from qlearn.tabular.report import load_pictures, render_figures, tabular_report
+    from qlearn.runs.tabular_results import load_pictures, render_figures, tabular_report
 
     pngs = render_figures(load_pictures(run_dir))
     metrics = pd.read_csv(run_dir / "metrics.csv")
@@ -54,7 +54,7 @@ def _replot_tabular(run_dir: Path) -> list[Path]:
 
 
 def _replot_solution(run_dir: Path) -> list[Path]:
-    from qlearn.experiment.solution_run import load_solution, solution_pngs, solution_report
+    from qlearn.runs.solution import load_solution, solution_pngs, solution_report
 
     mdp, q_star, info, config = load_solution(run_dir)
     pngs = solution_pngs(mdp, q_star)
@@ -62,7 +62,7 @@ def _replot_solution(run_dir: Path) -> list[Path]:
 
 
 def _replot_comparison(run_dir: Path) -> list[Path]:
-    from qlearn.experiment.compare_run import comparison_png, comparison_report, load_comparison
+    from qlearn.experiments.compare_run import comparison_png, comparison_report, load_comparison
 
     pictures, info, config, curves = load_comparison(run_dir)
     png = comparison_png(pictures)
@@ -70,7 +70,7 @@ def _replot_comparison(run_dir: Path) -> list[Path]:
 
 
 def _replot_dqn(run_dir: Path) -> list[Path]:
-    from qlearn.deep.report import dqn_report, load_pictures, render_figures
+    from qlearn.runs.dqn_results import dqn_report, load_pictures, render_figures
 
     pngs = render_figures(load_pictures(run_dir))
     metrics = pd.read_csv(run_dir / "metrics.csv")

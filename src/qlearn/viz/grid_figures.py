@@ -17,7 +17,7 @@ from matplotlib.colors import Normalize, TwoSlopeNorm
 from matplotlib.figure import Figure
 from matplotlib.patches import FancyArrowPatch, Polygon, Rectangle
 
-from qlearn.errors import QlearnError
+from qlearn.core.errors import QlearnError
 from qlearn.mdp import FiniteMDP, max_legal
 
 #: Inches per grid cell; figure sizes are whole multiples of this plus fixed margins.

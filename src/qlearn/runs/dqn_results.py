@@ -9,11 +9,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-import qlearn
-from qlearn.deep.checkpoint import flatten
+from qlearn.core.version import __version__
+from qlearn.deep.flat import flatten
 from qlearn.deep.train import DQNRun
-from qlearn.errors import QlearnError
-from qlearn.experiment.runs import atomic_write_text, save_npz, table_arrays
+from qlearn.core.errors import QlearnError
+from qlearn.runs.folder import atomic_write_text, save_npz, table_arrays
 from qlearn.textview import json_number, policy_dict, q_dict, v_dict
 
 
@@ -125,7 +125,7 @@ def summary(run: DQNRun) -> dict[str, Any]:
             "train_seconds": round(run.train_seconds, 6),
             "compile_seconds": round(run.compile_seconds, 6),
             "steps_per_second": round(run.env_steps * cfg.seeds / max(run.train_seconds, 1e-9)),
-            "qlearn_version": qlearn.__version__,
+            "qlearn_version": __version__,
         }
     )
     return out
@@ -229,9 +229,9 @@ def pictures_of(run: DQNRun) -> DQNPictures:
 
 def load_pictures(run_dir: Path) -> DQNPictures:
     """The pictures of a saved DQN run folder, from its files alone (nothing trains)."""
-    from qlearn.deep.job import resume_config
+    from qlearn.runs.dqn_job import resume_config
     from qlearn.deep.train import resolve_target
-    from qlearn.experiment.runs import load_npz
+    from qlearn.runs.folder import load_npz
 
     run_dir = Path(run_dir)
     cfg = resume_config(run_dir)
@@ -271,7 +271,7 @@ def render_figures(p: DQNPictures) -> dict[str, bytes]:
     curve = eval_curve_figure(p.eval_steps, {p.label: p.eval_means}, title, p.threshold)
     pngs = {"curve.png": figure_png(curve)}
     if p.mdp is not None and p.mdp.layout is not None:
-        from qlearn.viz.grid import q_figure, value_figure
+        from qlearn.viz.grid_figures import q_figure, value_figure
 
         tables = {"learned (DQN)": p.q, "Q*": p.q_star}
         pngs["values.png"] = figure_png(value_figure(p.mdp, tables))
@@ -316,7 +316,7 @@ def headline(info: dict[str, Any]) -> dict[str, Any]:
 def dqn_report(info: dict[str, Any], config: dict[str, Any], metrics: pd.DataFrame,
                pngs: dict[str, bytes]) -> str:  # fmt: skip
     """report.html: headline numbers, figures, configuration, per-evaluation table."""
-    from qlearn.viz import report as html
+    from qlearn.viz import html
 
     per_eval = metrics.groupby("step", as_index=False)[
         ["eval_mean", "eval_std", "train_return", "train_episodes", "loss", "q_mean", "epsilon"]
@@ -344,8 +344,8 @@ def import_writers() -> None:
     """Import what :func:`write_dqn_results` loads on first use (matplotlib and the
     figure code, tensorboardX without torch), ahead of time: a DQN job calls it while
     its training program compiles, so the run folder is written as soon as training ends."""
-    import qlearn.tabular.report  # noqa: F401  (write_figures, and the viz modules)
-    from qlearn.experiment.tensorboard import summary_writer_class
+    import qlearn.runs.tabular_results  # noqa: F401  (write_figures, and the viz modules)
+    from qlearn.runs.tensorboard import summary_writer_class
 
     summary_writer_class()
 
@@ -354,8 +354,8 @@ def write_dqn_results(run: DQNRun, folder: Path, info: dict[str, Any], config: d
                       plot: bool = False) -> dict[str, bytes]:  # fmt: skip
     """Write a finished run's tables, parameters, TensorBoard events, figures (PNG files
     with ``plot``) and report.html into ``folder``; the caller writes summary.json last."""
-    from qlearn.experiment.tensorboard import write_scalars_at
-    from qlearn.tabular.report import write_figures
+    from qlearn.runs.tensorboard import write_scalars_at
+    from qlearn.runs.tabular_results import write_figures
 
     folder = Path(folder)
     fmt = "%.10g"

@@ -1,7 +1,7 @@
 """The DQN training configuration: typed, frozen, documented per field, validated once.
 
 Defaults come in three layers, each overriding the one before: the field defaults
-below, the tuned settings for the environment (``qlearn/deep/defaults.yaml``, chosen
+below, the tuned settings for the environment (``qlearn/configs/dqn_defaults.yaml``, chosen
 for time-to-solve on a laptop CPU), then what the user gives (a config file, then
 flags). The resolved configuration is what a run folder's ``config.yaml`` records.
 """
@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from qlearn.errors import QlearnError
+from qlearn.core.errors import QlearnError
 
 DQN_ALGOS = ("dqn",)
 LOSSES = ("huber", "mse")
@@ -196,8 +196,8 @@ def validate_dqn(cfg: DQNConfig) -> None:
 
 
 def tuned_defaults() -> dict[str, dict[str, Any]]:
-    """The shipped per-environment settings (``deep/defaults.yaml``)."""
-    text = (resources.files("qlearn.deep") / "defaults.yaml").read_text(encoding="utf-8")
+    """The shipped per-environment settings (``configs/dqn_defaults.yaml``)."""
+    text = (resources.files("qlearn.configs") / "dqn_defaults.yaml").read_text(encoding="utf-8")
     return yaml.safe_load(text)
 
 
