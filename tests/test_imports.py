@@ -16,7 +16,7 @@ def loaded_after(*modules: str) -> set[str]:
 
 
 def test_the_dqn_command_path_does_not_load_numba_and_the_tabular_loop_does():
-    dqn = loaded_after("qlearn", "qlearn.cli", "qlearn.runs.dqn_job")
+    dqn = loaded_after("qlearn", "qlearn.cli", "qlearn.runs.job", "qlearn.deep.train")
     assert "numba" not in dqn and "jax" in dqn
     assert "numba" in loaded_after("qlearn.tabular.loop")
 

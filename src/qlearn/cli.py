@@ -300,7 +300,7 @@ def train(
     if kind == "dqn":
         _train_dqn(ctx, config, resume, checkpoint_every, out_dir, runs_root, plot, quiet, json_out)
         return
-    from qlearn.runs import tabular_job as job
+    from qlearn.runs import job
 
     extra = [name for name in DQN_ONLY if _given(ctx, name)]
     if extra:
@@ -319,7 +319,7 @@ def train(
     if resume is not None:
         _refuse_with_resume(given, config, resume)
         run_dir = resume
-        cfg = job.resume_config(run_dir)
+        cfg = job.resume_config(run_dir, "tabular")
     else:
         cfg = _training_config(given, config)
         if plot and not cfg.snapshots:  # the glow spreading back: after 1, 50 and 500 episodes
@@ -394,7 +394,7 @@ def _train_dqn(
 ) -> None:  # fmt: skip
     """``train --algo dqn``: resolve the configuration, train chunk by chunk, report."""
     from qlearn.deep.train import resolve_config
-    from qlearn.runs import dqn_job as job
+    from qlearn.runs import job
 
     extra = [name for name in TABULAR_ONLY if _given(ctx, name)]
     if extra:
@@ -408,7 +408,7 @@ def _train_dqn(
     if resume is not None:
         _refuse_with_resume(given, config, resume)
         run_dir = resume
-        cfg = job.resume_config(run_dir)
+        cfg = job.resume_config(run_dir, "dqn")
     else:
         from qlearn.configs.tabular_config import load_config_file
 

@@ -79,16 +79,13 @@ def _stage_explain(folder: Path) -> tuple[dict[str, Any], str]:
 
 
 def _stage_train(folder: Path, s: TourSettings) -> tuple[dict[str, Any], dict[str, bytes]]:
-    from qlearn.runs.tabular_results import fill_tabular_run, summary
+    from qlearn.runs.job import write_run
 
     snapshots = tuple(e for e in (1, 50, 500) if e <= s.episodes) or (s.episodes,)
     run = qlearn.train(
         "classic", seeds=s.train_seeds, seed=s.seed, episodes=s.episodes, snapshots=snapshots
     )
-    info = summary(run)
-    info["run_dir"] = str(folder)
-    folder.mkdir()
-    pngs = fill_tabular_run(run, folder, info, plot=True)
+    info, pngs = write_run(run, folder, plot=True)
     full = sum(p["optimal_share"] == 1.0 for p in info["per_seed"])
     headline = {
         "seeds optimal everywhere": f"{full}/{s.train_seeds}",
@@ -121,17 +118,10 @@ def _stage_compare(folder: Path, **options: Any) -> tuple[dict[str, Any], bytes,
 
 def _stage_dqn(folder: Path, s: TourSettings) -> tuple[dict[str, Any], dict[str, bytes]]:
     from qlearn.deep.train import resolve_config, run
-    from qlearn.runs.dqn_job import config_record
-    from qlearn.runs.dqn_results import summary, write_dqn_results
+    from qlearn.runs.job import write_run
 
     cfg = resolve_config({"world": "classic", "seeds": s.dqn_seeds, "seed": s.seed}, "the tour")
-    result = run(cfg)
-    info = summary(result)
-    info["run_dir"] = str(folder)
-    folder.mkdir()
-    atomic_write_text(folder / "config.yaml", dump_yaml(config_record(cfg)))
-    pngs = write_dqn_results(result, folder, info, config_record(cfg), plot=True)
-    atomic_write_text(folder / "summary.json", dump_json(info))
+    info, pngs = write_run(run(cfg), folder, plot=True)
     optimal = sum(p["optimal_share"] == 1.0 for p in info["per_seed"])
     headline = {
         "seeds optimal everywhere": f"{optimal}/{s.dqn_seeds}",

@@ -6,7 +6,7 @@ import pytest
 from conftest import run_json
 
 from qlearn.deep.train import resolve_config, run
-from qlearn.runs import dqn_job as job
+from qlearn.runs import job
 
 GYM_CARTPOLE = {"world": "CartPole-v1", "backend": "gymnasium", "steps": 4096,
                 "eval_every": 1024, "eval_episodes": 3, "seeds": 2}  # fmt: skip

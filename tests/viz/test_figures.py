@@ -114,9 +114,9 @@ def test_arrows_only_where_the_table_prefers_something():
 
 
 def test_a_saved_run_draws_the_same_figures(classic_run, tmp_path):
-    from qlearn.runs.tabular_results import summary, write_tabular_run
+    from qlearn.runs.job import write_run
 
-    write_tabular_run(classic_run, tmp_path / "r", summary(classic_run))
+    write_run(classic_run, tmp_path / "r")
     again = render_figures(load_pictures(tmp_path / "r"))
     fresh = render_figures(pictures_of(classic_run))
     assert again.keys() == fresh.keys()

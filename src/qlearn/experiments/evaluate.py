@@ -59,9 +59,9 @@ def _dqn_params(run_dir: Path, cfg, backend, best: bool) -> tuple[Any, str]:
     if best:
         raise QlearnError(f"{run_dir} has no best.npz; it is not a finished DQN run")
     if (run_dir / "checkpoint.npz").exists():
-        from qlearn.runs.dqn_job import load_checkpoint
+        from qlearn.runs.job import load_dqn_checkpoint
 
-        state, history, _ = load_checkpoint(run_dir, cfg, backend)
+        state, history, _ = load_dqn_checkpoint(run_dir, cfg, backend)
         step = int(history.arrays["eval_step"][-1]) if len(history.arrays["eval_step"]) else 0
         return backend.online_params(state), f"checkpoint after {step:,} steps"
     raise QlearnError(f"{run_dir} has neither params.npz nor checkpoint.npz to evaluate")
@@ -69,9 +69,9 @@ def _dqn_params(run_dir: Path, cfg, backend, best: bool) -> tuple[Any, str]:
 
 def _evaluate_dqn(run_dir: Path, episodes, epsilon, seed: int, best: bool) -> dict[str, Any]:
     from qlearn.deep.train import make_backend, resolve_target
-    from qlearn.runs.dqn_job import resume_config
+    from qlearn.runs.job import resume_config
 
-    cfg = resume_config(run_dir)
+    cfg = resume_config(run_dir, "dqn")
     cfg = cfg.replace(
         eval_episodes=episodes or cfg.eval_episodes,
         eval_epsilon=cfg.eval_epsilon if epsilon is None else epsilon,
@@ -89,10 +89,10 @@ def _evaluate_dqn(run_dir: Path, episodes, epsilon, seed: int, best: bool) -> di
 def _evaluate_tabular(run_dir: Path, episodes: int, epsilon: float, seed: int) -> dict[str, Any]:
     from qlearn.envs.finite import FiniteEnv
     from qlearn.mdp import policy_return, tie_policy
-    from qlearn.runs.tabular_job import resume_config
+    from qlearn.runs.job import resume_config
     from qlearn.tabular.train import world_of
 
-    cfg = resume_config(run_dir)
+    cfg = resume_config(run_dir, "tabular")
     if cfg.algo == "td0":
         raise QlearnError("td0 evaluates a fixed policy and learns none; nothing to evaluate")
     path = run_dir / "tables.npz"

@@ -13,7 +13,13 @@ from qlearn.core.version import __version__
 from qlearn.deep.flat import flatten
 from qlearn.deep.train import DQNRun
 from qlearn.core.errors import QlearnError
-from qlearn.runs.folder import atomic_write_text, save_npz, table_arrays
+from qlearn.runs.folder import (
+    atomic_write_text,
+    config_record,
+    save_npz,
+    table_arrays,
+    write_figures,
+)
 from qlearn.textview import json_number, policy_dict, q_dict, v_dict
 
 
@@ -229,12 +235,12 @@ def pictures_of(run: DQNRun) -> DQNPictures:
 
 def load_pictures(run_dir: Path) -> DQNPictures:
     """The pictures of a saved DQN run folder, from its files alone (nothing trains)."""
-    from qlearn.runs.dqn_job import resume_config
+    from qlearn.runs.job import resume_config
     from qlearn.deep.train import resolve_target
     from qlearn.runs.folder import load_npz
 
     run_dir = Path(run_dir)
-    cfg = resume_config(run_dir)
+    cfg = resume_config(run_dir, "dqn")
     try:
         evals = pd.read_csv(run_dir / "evals.csv")
     except FileNotFoundError:
@@ -344,18 +350,18 @@ def import_writers() -> None:
     """Import what :func:`write_dqn_results` loads on first use (matplotlib and the
     figure code, tensorboardX without torch), ahead of time: a DQN job calls it while
     its training program compiles, so the run folder is written as soon as training ends."""
-    import qlearn.runs.tabular_results  # noqa: F401  (write_figures, and the viz modules)
+    import qlearn.viz.curves  # noqa: F401  (matplotlib and the figure code)
+    import qlearn.viz.grid_figures  # noqa: F401
     from qlearn.runs.tensorboard import summary_writer_class
 
     summary_writer_class()
 
 
-def write_dqn_results(run: DQNRun, folder: Path, info: dict[str, Any], config: dict[str, Any],
-                      plot: bool = False) -> dict[str, bytes]:  # fmt: skip
+def write_results(run: DQNRun, folder: Path, info: dict[str, Any],
+                  plot: bool = False) -> dict[str, bytes]:  # fmt: skip
     """Write a finished run's tables, parameters, TensorBoard events, figures (PNG files
     with ``plot``) and report.html into ``folder``; the caller writes summary.json last."""
     from qlearn.runs.tensorboard import write_scalars_at
-    from qlearn.runs.tabular_results import write_figures
 
     folder = Path(folder)
     fmt = "%.10g"
@@ -370,5 +376,6 @@ def write_dqn_results(run: DQNRun, folder: Path, info: dict[str, Any], config: d
     write_scalars_at(folder, tensorboard_series(run))
     pngs = figures(run)
     write_figures(folder, pngs, plot)
+    config = config_record("dqn", run.config.to_dict())
     atomic_write_text(folder / "report.html", dqn_report(info, config, run.metrics, pngs))
     return pngs

@@ -92,6 +92,14 @@ def save_png(png: bytes, path: str | Path) -> Path:
     return path
 
 
+def write_figures(folder: Path, pngs: dict[str, bytes], plot: bool = True) -> list[Path]:
+    """Write each figure's PNG bytes as a file named after it (when ``plot``); returns the
+    paths written."""
+    if not plot:
+        return []
+    return [save_png(data, Path(folder) / name) for name, data in pngs.items()]
+
+
 def dump_yaml(data: dict[str, Any]) -> str:
     return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
 

@@ -11,7 +11,8 @@ import pandas as pd
 from qlearn.core.version import __version__
 from qlearn.core.errors import QlearnError
 from qlearn.runs.folder import (
-    atomic_write_bytes,
+    config_record,
+    write_figures,
     atomic_write_text,
     dump_json,
     dump_yaml,
@@ -223,12 +224,11 @@ def tensorboard_series(run: TabularRun) -> dict[str, np.ndarray]:
     return series
 
 
-def config_record(run: TabularRun) -> dict[str, Any]:
-    """The resolved config as saved in ``config.yaml``."""
-    return {"kind": "tabular", **run.config.to_dict(), "qlearn_version": __version__}
+def _config(run: TabularRun) -> dict[str, Any]:
+    return config_record("tabular", run.config.to_dict())
 
 
-def write_tabular_results(
+def write_results(
     run: TabularRun, folder: Path, info: dict[str, Any], plot: bool = False
 ) -> dict[str, bytes]:
     """Write a finished run's metrics, tables, TensorBoard events, figures (PNG files when
@@ -248,32 +248,6 @@ def write_tabular_results(
     write_scalars(folder, tensorboard_series(run))
     pngs = render_figures(pictures_of(run))
     write_figures(folder, pngs, plot)
-    report = tabular_report(info, config_record(run), run.metrics, pngs)
+    report = tabular_report(info, _config(run), run.metrics, pngs)
     atomic_write_text(folder / "report.html", report)
     return pngs
-
-
-def fill_tabular_run(
-    run: TabularRun, folder: Path, info: dict[str, Any], plot: bool
-) -> dict[str, bytes]:
-    """Write a whole run folder's files into an existing folder; returns the figures."""
-    atomic_write_text(folder / "config.yaml", dump_yaml(config_record(run)))
-    pngs = write_tabular_results(run, folder, info, plot)
-    atomic_write_text(folder / "summary.json", dump_json(info))
-    return pngs
-
-
-def write_tabular_run(run: TabularRun, out: Path, info: dict[str, Any], plot: bool = False) -> Path:
-    """Write a finished run as a new folder at ``out``, atomically, and return its path."""
-    return write_run_dir(out, lambda tmp: fill_tabular_run(run, tmp, info, plot))
-
-
-def write_figures(folder: Path, pngs: dict[str, bytes], plot: bool = True) -> list[Path]:
-    """Write PNG files (when ``plot``); returns the paths written."""
-    if not plot:
-        return []
-    paths = []
-    for name, data in pngs.items():
-        atomic_write_bytes(folder / name, data)
-        paths.append(folder / name)
-    return paths
