@@ -66,14 +66,10 @@ def train(env=None, *, algo: str | None = None, **options):
 
 
 def _is_finite(env) -> bool:
-    if env is None or isinstance(env, FiniteEnv | FiniteMDP):
-        return True
-    from qlearn.envs.registry import family_of
+    from qlearn.configs.kind import training_kind
 
-    try:
-        return family_of(str(env), None) == "finite"
-    except QlearnError:
-        return True  # the tabular trainer names the unknown world
+    finite = env is None or isinstance(env, FiniteEnv | FiniteMDP)
+    return finite or training_kind(world=env) == "tabular"
 
 
 def explain(env: "FiniteEnv | FiniteMDP | str" = "classic", **options):

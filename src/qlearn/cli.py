@@ -355,6 +355,7 @@ def _refuse_with_resume(given: dict[str, Any], config: Path | None, run_dir: Pat
 def _training_kind(ctx: typer.Context, config: Path | None, resume: Path | None) -> str:
     """tabular or dqn: from the run being resumed, --algo, the config file, or (with no
     algorithm named anywhere) the environment: finite worlds train tabular learners."""
+    from qlearn.configs.kind import training_kind
     from qlearn.configs.tabular_config import load_config_file
     from qlearn.runs.folder import read_config
 
@@ -362,20 +363,11 @@ def _training_kind(ctx: typer.Context, config: Path | None, resume: Path | None)
         return "dqn" if read_config(resume).get("kind") == "dqn" else "tabular"
     options = load_config_file(config) if config else {}
     algo = ctx.params["algo"] if _given(ctx, "algo") else options.get("algo")
-    if algo is not None:
-        return "dqn" if algo == "dqn" else "tabular"
-    if any(_given(ctx, name) for name in DQN_ONLY):
+    if algo is None and any(_given(ctx, name) for name in DQN_ONLY):
         return "dqn"
     world = ctx.params["world"] if _given(ctx, "world") else options.get("world")
     map_file = ctx.params["map_file"] if _given(ctx, "map_file") else options.get("map_file")
-    if map_file is not None or world is None:
-        return "tabular"
-    from qlearn.envs.registry import family_of
-
-    try:
-        return "tabular" if family_of(world, None) == "finite" else "dqn"
-    except QlearnError:
-        return "tabular"  # the tabular path names the unknown world
+    return training_kind(algo, world, map_file)
 
 
 def _net_widths(text: str) -> list[int]:

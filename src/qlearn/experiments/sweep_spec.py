@@ -24,12 +24,12 @@ import numpy as np
 import yaml
 
 from qlearn.configs.dqn_config import DQNConfig
+from qlearn.configs.kind import training_kind
 from qlearn.configs.tabular_config import TabularConfig
 from qlearn.core.errors import QlearnError
 from qlearn.core.stats import STATISTICS
 from qlearn.experiments.trials import (
     TrialSpec,
-    algo_family,
     algo_of,
     build_config,
     check_metric,
@@ -220,7 +220,7 @@ def _family(fixed: dict, grid: dict, random: dict) -> str:
         algos = random["algo"].get("choice", [])
     else:
         algos = [fixed.get("algo", TabularConfig.algo)]
-    families = {algo_family(a) for a in algos}
+    families = {training_kind(a) for a in algos}
     if len(families) > 1:
         raise QlearnError(
             f"algo mixes tabular algorithms and dqn ({', '.join(map(str, algos))}); a sweep "
@@ -310,7 +310,7 @@ def _check_worlds(configurations: list[Configuration]) -> None:
 
     seen = set()
     for c in configurations:
-        if algo_family(algo_of(c.options)) == "dqn":
+        if training_kind(algo_of(c.options)) == "dqn":
             continue
         keys = ("world", "map_file", "gamma", "step_reward", "slip")
         world = tuple(c.options.get(k) for k in keys)

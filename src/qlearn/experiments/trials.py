@@ -22,7 +22,8 @@ from typing import Any
 
 import numpy as np
 
-from qlearn.configs.dqn_config import DQN_ALGOS, DQNConfig
+from qlearn.configs.dqn_config import DQNConfig
+from qlearn.configs.kind import training_kind
 from qlearn.configs.tabular_config import TABULAR_ALGOS, TabularConfig
 from qlearn.core.errors import QlearnError
 
@@ -145,11 +146,6 @@ def algo_of(options: dict[str, Any]) -> str:
     return options.get("algo", TabularConfig.algo)
 
 
-def algo_family(algo: Any) -> str:
-    """``dqn`` or ``tabular``: which trainer, options, metrics and curve an algo has."""
-    return "dqn" if algo in DQN_ALGOS else "tabular"
-
-
 def build_config(options: dict[str, Any], seeds: int, seed: int) -> Config:
     """The validated trainer config of one configuration (raises QlearnError if invalid).
 
@@ -157,7 +153,7 @@ def build_config(options: dict[str, Any], seeds: int, seed: int) -> Config:
     (``qlearn/configs/dqn_defaults.yaml``), as ``qlearn train --algo dqn`` does.
     """
     algo = algo_of(options)
-    if algo_family(algo) == "dqn":
+    if training_kind(algo) == "dqn":
         from qlearn.deep.train import resolve_config
 
         _refuse_foreign(options, DQNConfig, algo)
@@ -230,7 +226,7 @@ def _check_dqn_metric(metric: Metric, cfg: DQNConfig) -> None:
 
 def run_trial(trial: TrialSpec) -> TrialResult:
     """Train every seed of one configuration and reduce it to per-seed numbers."""
-    if algo_family(algo_of(trial.options)) == "dqn":
+    if training_kind(algo_of(trial.options)) == "dqn":
         return dqn_trial(trial)
     return tabular_trial(trial)
 
