@@ -9,11 +9,11 @@ from qlearn.envs.registry import load_world
 from qlearn.experiments.trials import (
     TrialResult,
     TrialSpec,
-    capped_return,
     check_metric,
     parse_metric,
     run_trial,
 )
+from qlearn.judge import capped_return
 from qlearn.mdp import deterministic, solve
 from qlearn.tabular.train import run_config
 

@@ -20,6 +20,7 @@ from qlearn.configs.tabular_config import TABULAR_ALGOS, TabularConfig
 from qlearn.core.errors import QlearnError
 from qlearn.core.stats import mean_se, window_means
 from qlearn.core.version import __version__
+from qlearn.judge import start_optimal
 from qlearn.mdp import FiniteMDP
 from qlearn.tabular.train import TabularRun, run_config, world_of
 from qlearn.textview import json_number
@@ -199,11 +200,7 @@ def arm_summary(arm: Arm, mdp: FiniteMDP, window: tuple[int, int]) -> dict[str, 
         None if r.discounted is None else json_number(r.discounted) for r in run.greedy_returns
     ]
     never = sum(r is None for r in greedy)
-    v_star = float(mdp.start @ run.solution.v)
-    optimal = [
-        r.discounted is not None and abs(r.discounted - v_star) <= 1e-9 * max(1.0, abs(v_star))
-        for r in run.greedy_returns
-    ]
+    optimal = [start_optimal(mdp, run.solution, r) for r in run.greedy_returns]
     optimal_share = mean_se(np.array(optimal, dtype=float))
     out: dict[str, Any] = {
         "label": arm.label,

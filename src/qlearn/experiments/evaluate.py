@@ -88,7 +88,8 @@ def _evaluate_dqn(run_dir: Path, episodes, epsilon, seed: int, best: bool) -> di
 
 def _evaluate_tabular(run_dir: Path, episodes: int, epsilon: float, seed: int) -> dict[str, Any]:
     from qlearn.envs.finite import FiniteEnv
-    from qlearn.mdp import policy_return, tie_policy
+    from qlearn.judge import greedy_return
+    from qlearn.mdp import tie_policy
     from qlearn.runs.job import resume_config
     from qlearn.tabular.train import world_of
 
@@ -108,7 +109,7 @@ def _evaluate_tabular(run_dir: Path, episodes: int, epsilon: float, seed: int) -
     exact = []
     for k, q in enumerate(tables["q"]):
         policy = tie_policy(q, mdp.legal)
-        exact.append(policy_return(mdp, policy, mdp.gamma).undiscounted)
+        exact.append(greedy_return(mdp, q, mdp.gamma).undiscounted)
         behaviour = (1 - epsilon) * policy + epsilon * mdp.legal / mdp.legal.sum(1, keepdims=True)
         for j in range(episodes):
             s, _ = env.reset(seed=int(rng.integers(2**31)))

@@ -352,37 +352,29 @@ def last_returns(run, window: int, name: str) -> list[float]:
 
 
 def exact_columns(run) -> dict[str, list]:
-    """On a finite world, per seed: the network's Q against the exact Q*, as the tabular
-    trials judge a table: ``final_gap`` (max |Q - Q*| over the legal actions of
-    non-terminal states), ``optimal_share`` (share of non-terminal states whose greedy
-    actions, exact ties included, are all optimal) and the greedy policy's exact return."""
-    from qlearn.mdp import policy_return, tie_policy
+    """On a finite world, per seed: the network's Q judged as the tabular trials judge a
+    table (:mod:`qlearn.judge`): ``final_gap``, ``optimal_share`` and the greedy policy's
+    exact (or capped) return."""
+    from qlearn.judge import judge
 
     mdp, sol, cfg = run.target.mdp, run.solution, run.config
-    live = ~mdp.terminal[:, None] & mdp.legal
-    decision = np.flatnonzero(~mdp.terminal)
-    horizon = cfg.max_steps or mdp.max_steps
-    out: dict[str, list] = {"greedy_return": [], "greedy_finishes": [], "final_gap": []}
-    out["optimal_share"] = []
-    for q in run.q_per_seed:
-        policy = tie_policy(q, mdp.legal)
-        value, ends = greedy_value(mdp, policy, policy_return(mdp, policy, sol.gamma), horizon)
-        greedy = policy > 0
-        optimal = [bool(np.all(sol.policy[s][greedy[s]])) for s in decision]
-        out["greedy_return"].append(value)
-        out["greedy_finishes"].append(ends)
-        out["final_gap"].append(float(np.abs(q[live] - sol.q[live]).max()))
-        out["optimal_share"].append(float(np.mean(optimal)))
-    return out
+    verdicts = [judge(mdp, sol, q, cfg.max_steps) for q in run.q_per_seed]
+    return {
+        "greedy_return": [v.greedy_score for v in verdicts],
+        "greedy_finishes": [v.finishes for v in verdicts],
+        "final_gap": [v.gap for v in verdicts],
+        "optimal_share": [v.optimal_share for v in verdicts],
+    }
 
 
 def greedy_returns(run) -> tuple[list[float], list[int]]:
     """Per seed: the greedy policy's exact expected return, and 1 if it surely ends, else 0.
 
     ``run.greedy_returns[k].undiscounted`` (what ``qlearn train`` prints) when the greedy
-    policy reaches a terminal with probability 1, else the capped return (see
-    :func:`greedy_value`).
+    policy reaches a terminal with probability 1, else the capped return
+    (:func:`qlearn.judge.scored_return`).
     """
+    from qlearn.judge import scored_return
     from qlearn.mdp import tie_policy
     from qlearn.tabular.train import fixed_policy
 
@@ -394,44 +386,10 @@ def greedy_returns(run) -> tuple[list[float], list[int]]:
             policy = fixed_policy(mdp, cfg, run.solution)
         else:
             policy = tie_policy(run.q_per_seed[k], mdp.legal)
-        value, ends = greedy_value(mdp, policy, ret, horizon)
+        value, ends = scored_return(mdp, policy, ret, horizon)
         values.append(value)
         finishes.append(ends)
     return values, finishes
-
-
-def greedy_value(mdp, policy: np.ndarray, ret, horizon: int) -> tuple[float, int]:
-    """A greedy policy's score and whether it surely ends (1) or may loop forever (0).
-
-    ``ret`` is its :class:`~qlearn.mdp.PolicyReturn`. When the policy may never reach a
-    terminal, its undiscounted return does not exist; it then scores what it earns, in
-    expectation, over an episode cut at ``horizon`` (the training cap), exactly as a
-    capped evaluation episode would. So a looping policy counts (badly, on worlds with
-    step costs) instead of silently leaving the statistics.
-    """
-    if ret.undiscounted is not None:
-        return float(ret.undiscounted), 1
-    return capped_return(mdp, policy, horizon), 0
-
-
-def capped_return(mdp, policy: np.ndarray, horizon: int) -> float:
-    """Exact expected undiscounted return of ``policy`` over at most ``horizon`` steps.
-
-    Finite-horizon policy evaluation from the start distribution: ``v_0 = 0``,
-    ``v_{h+1} = r_pi + P_pi v_h``, with terminal states worth 0 (entering one pays its
-    reward, which ``r_pi`` already holds).
-    """
-    from qlearn.mdp import policy_matrices
-
-    live = ~mdp.terminal
-    policy = np.where(live[:, None], policy, 0.0)  # terminal rows may be undefined (no action)
-    p_pi, r_pi = policy_matrices(mdp, policy)
-    p_pi = np.where(live[:, None], p_pi, 0.0)
-    r_pi = np.where(live, r_pi, 0.0)
-    v = np.zeros(mdp.n_states)
-    for _ in range(horizon):
-        v = r_pi + p_pi @ v
-    return float(mdp.start @ v)
 
 
 def use_threads(n: int) -> None:

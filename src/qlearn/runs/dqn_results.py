@@ -9,10 +9,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from qlearn.core.errors import QlearnError
 from qlearn.core.version import __version__
 from qlearn.deep.flat import flatten
 from qlearn.deep.train import DQNRun
-from qlearn.core.errors import QlearnError
 from qlearn.runs.folder import (
     atomic_write_text,
     config_record,
@@ -46,20 +46,18 @@ def variant_name(cfg) -> str:
 
 def finite_report(run: DQNRun) -> dict[str, Any]:
     """On a finite world: the learned Q (mean over seeds) against the exact Q*."""
-    from qlearn.mdp import greedy_ties, policy_return, tie_policy
+    from qlearn.judge import judge
+    from qlearn.mdp import greedy_ties
 
     mdp, sol = run.target.mdp, run.solution
-    live = ~mdp.terminal[:, None] & mdp.legal
     per_seed = []
     for q in run.q_per_seed:
-        gap = float(np.abs(np.where(live, q - sol.q, 0.0)).max())
-        greedy = greedy_ties(q, mdp.legal, atol=0.0)
-        optimal = [bool(np.all(sol.policy[s][greedy[s]])) for s in np.flatnonzero(~mdp.terminal)]
-        ret = policy_return(mdp, tie_policy(q, mdp.legal), sol.gamma)
+        verdict = judge(mdp, sol, q)
+        ret = verdict.greedy
         per_seed.append(
             {
-                "gap": json_number(gap),
-                "optimal_share": json_number(float(np.mean(optimal))),
+                "gap": json_number(verdict.gap),
+                "optimal_share": json_number(verdict.optimal_share),
                 "greedy_return": None
                 if ret.undiscounted is None
                 else json_number(ret.undiscounted),
@@ -235,9 +233,9 @@ def pictures_of(run: DQNRun) -> DQNPictures:
 
 def load_pictures(run_dir: Path) -> DQNPictures:
     """The pictures of a saved DQN run folder, from its files alone (nothing trains)."""
-    from qlearn.runs.job import resume_config
     from qlearn.deep.train import resolve_target
     from qlearn.runs.folder import load_npz
+    from qlearn.runs.job import resume_config
 
     run_dir = Path(run_dir)
     cfg = resume_config(run_dir, "dqn")

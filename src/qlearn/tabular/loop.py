@@ -22,6 +22,11 @@ from numba import njit
 from qlearn.core.rng import load, seed_state, store, uniform_t
 from qlearn.envs.kernels import World, pick_t, transition_t
 from qlearn.tabular.rules import (
+    DOUBLE_Q,
+    EXPECTED_SARSA,
+    Q_LEARNING,
+    SARSA,
+    TD0,
     argmax_random_t,
     boltzmann_probs,
     double_q_target_t,
@@ -34,8 +39,6 @@ from qlearn.tabular.rules import (
 )
 from qlearn.tabular.schedule_kernel import schedule_value
 
-ALGOS = ("q-learning", "sarsa", "expected-sarsa", "double-q", "td0")
-Q_LEARNING, SARSA, EXPECTED_SARSA, DOUBLE_Q, TD0 = range(5)
 EPSILON_GREEDY, BOLTZMANN = 0, 1
 #: Columns of the optional step trace (one row per update, for ``qlearn explain``).
 TRACE_FIELDS = (
@@ -54,7 +57,7 @@ TRACE_FIELDS = (
 class Settings(NamedTuple):
     """What to learn and how, as plain numbers and arrays."""
 
-    algo: int  # index into ALGOS
+    algo: int  # ALGO_CODES[name]
     explore: int  # EPSILON_GREEDY or BOLTZMANN
     eps_spec: np.ndarray  # Schedule.as_array()
     temp_spec: np.ndarray

@@ -26,8 +26,12 @@ from qlearn.core.errors import QlearnError
 from qlearn.core.rng import seed_state, uniform
 from qlearn.core.schedules import LearningRate
 from qlearn.envs.kernels import sample_start, sample_step, world_arrays
-from qlearn.mdp import FiniteMDP, Solution, greedy_ties, solve
+from qlearn.judge import gap, optimal_share
+from qlearn.mdp import FiniteMDP, Solution, solve
 from qlearn.tabular.rules import (
+    ALGO_CODES,
+    DOUBLE_Q,
+    Q_LEARNING,
     double_q_target,
     q_learning_target,
     sarsa_target,
@@ -197,45 +201,29 @@ def _flag(value: Any, where: str) -> bool:
 
 
 @njit(cache=True)
-def _learn(algo, s, a, r, s2, done, a_next, legal, gamma, alpha, omega, passes, q, q2, visits,
-           rng, q_ref, terminal):  # fmt: skip
-    """Sweep the logged transitions ``passes`` times in order, updating the tables in place;
-    returns the max-norm gap to ``q_ref`` after each pass."""
-    gaps = np.empty(passes)
-    for p in range(passes):
-        for t in range(s.shape[0]):
-            i, j, k = s[t], a[t], s2[t]
-            lr = alpha
-            if omega > 0.0:
-                visits[i, j] += 1.0
-                lr = 1.0 / visits[i, j] ** omega
-            if algo == 0:
-                q[i, j] = td_update(
-                    q[i, j], q_learning_target(r[t], gamma, done[t], q[k], legal[k]), lr
-                )
-            elif algo == 1:
-                if uniform(rng) < 0.5:
-                    target = double_q_target(r[t], gamma, done[t], q[k], q2[k], legal[k], rng)
-                    q[i, j] = td_update(q[i, j], target, lr)
-                else:
-                    target = double_q_target(r[t], gamma, done[t], q2[k], q[k], legal[k], rng)
-                    q2[i, j] = td_update(q2[i, j], target, lr)
+def _learn_pass(algo, s, a, r, s2, done, a_next, legal, gamma, alpha, omega, q, q2, visits, rng):
+    """Sweep the logged transitions once, in order, updating the tables in place."""
+    for t in range(s.shape[0]):
+        i, j, k = s[t], a[t], s2[t]
+        lr = alpha
+        if omega > 0.0:
+            visits[i, j] += 1.0
+            lr = 1.0 / visits[i, j] ** omega
+        if algo == Q_LEARNING:
+            q[i, j] = td_update(
+                q[i, j], q_learning_target(r[t], gamma, done[t], q[k], legal[k]), lr
+            )
+        elif algo == DOUBLE_Q:
+            if uniform(rng) < 0.5:
+                target = double_q_target(r[t], gamma, done[t], q[k], q2[k], legal[k], rng)
+                q[i, j] = td_update(q[i, j], target, lr)
             else:
-                if a_next[t] < 0 and not done[t]:
-                    continue  # the log does not say what came next: no SARSA target
-                q[i, j] = td_update(
-                    q[i, j], sarsa_target(r[t], gamma, done[t], q[k], a_next[t]), lr
-                )
-        gap = 0.0
-        for i in range(q.shape[0]):
-            if terminal[i]:
-                continue
-            for j in range(q.shape[1]):
-                if legal[i, j]:
-                    value = 0.5 * (q[i, j] + q2[i, j]) if algo == 1 else q[i, j]
-                    gap = max(gap, abs(value - q_ref[i, j]))
-        gaps[p] = gap
-    return gaps
+                target = double_q_target(r[t], gamma, done[t], q2[k], q[k], legal[k], rng)
+                q2[i, j] = td_update(q2[i, j], target, lr)
+        else:
+            if a_next[t] < 0 and not done[t]:
+                continue  # the log does not say what came next: no SARSA target
+            q[i, j] = td_update(q[i, j], sarsa_target(r[t], gamma, done[t], q[k], a_next[t]), lr)
 
 
 @dataclass(frozen=True)
@@ -254,10 +242,7 @@ class OfflineRun:
     @property
     def optimal_share(self) -> float:
         """Share of decision states whose greedy actions (ties included) are all optimal."""
-        live = ~self.mdp.terminal
-        ties = greedy_ties(self.q, self.mdp.legal, atol=0.0)
-        ok = ~(ties & ~self.solution.policy).any(axis=1)
-        return float(ok[live].mean())
+        return optimal_share(self.mdp, self.solution, self.q)
 
 
 def learn_from_log(
@@ -282,13 +267,20 @@ def learn_from_log(
     solution = solve(mdp)
     q = np.full((mdp.n_states, mdp.n_actions), float(q_init))
     q2 = q.copy()
+    code = ALGO_CODES[algo]
+    omega = -1.0 if lr.omega is None else float(lr.omega)
+    visits, rng = np.zeros_like(q), seed_state(seed)
+    gaps = np.empty(passes)
+
+    def table() -> np.ndarray:  # double Q-learning is judged on the mean of its tables
+        return 0.5 * (q + q2) if algo == "double-q" else q
+
     started = time.perf_counter()
-    gaps = _learn(
-        OFFLINE_ALGOS.index(algo), log.state, log.action, log.reward, log.next_state, log.done,
-        log.next_action, mdp.legal, float(solution.gamma), float(lr.alpha),
-        -1.0 if lr.omega is None else float(lr.omega), passes, q, q2,
-        np.zeros_like(q), seed_state(seed), np.nan_to_num(solution.q, neginf=0.0), mdp.terminal,
-    )  # fmt: skip
+    for p in range(passes):
+        _learn_pass(
+            code, log.state, log.action, log.reward, log.next_state, log.done, log.next_action,
+            mdp.legal, float(solution.gamma), float(lr.alpha), omega, q, q2, visits, rng,
+        )  # fmt: skip
+        gaps[p] = gap(mdp, solution, table())
     seconds = time.perf_counter() - started
-    table = 0.5 * (q + q2) if algo == "double-q" else q
-    return OfflineRun(mdp, solution, algo, passes, len(log), table, gaps, seconds)
+    return OfflineRun(mdp, solution, algo, passes, len(log), table(), gaps, seconds)

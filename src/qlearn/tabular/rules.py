@@ -15,7 +15,15 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from qlearn.configs.tabular_config import TABULAR_ALGOS
 from qlearn.core.rng import below_t, load, store
+
+#: The integer each tabular learner goes by in the compiled loops (the online loop and
+#: learning from a log dispatch on the same codes).
+ALGO_CODES = {name: code for code, name in enumerate(TABULAR_ALGOS)}
+Q_LEARNING, SARSA, EXPECTED_SARSA, DOUBLE_Q, TD0 = (
+    ALGO_CODES[name] for name in ("q-learning", "sarsa", "expected-sarsa", "double-q", "td0")
+)
 
 
 @njit(cache=True, inline="always")

@@ -18,6 +18,7 @@ from qlearn.core.schedules import EXPLORATIONS_ALLOWED
 from qlearn.envs.finite import FiniteEnv
 from qlearn.envs.kernels import World, world_arrays
 from qlearn.envs.registry import load_world
+from qlearn.judge import greedy_return
 from qlearn.mdp import (
     FiniteMDP,
     PolicyReturn,
@@ -25,15 +26,14 @@ from qlearn.mdp import (
     evaluate_policy,
     policy_return,
     solve,
-    tie_policy,
 )
 from qlearn.tabular.loop import (
-    ALGOS,
     RunArrays,
     Settings,
     advance,
     fresh_arrays,
 )
+from qlearn.tabular.rules import ALGO_CODES
 
 
 @dataclass(frozen=True)
@@ -93,10 +93,7 @@ class TabularRun:
         if self.config.algo == "td0":
             pol = fixed_policy(self.mdp, self.config, self.solution)
             return [policy_return(self.mdp, pol, self.gamma)] * self.config.seeds
-        return [
-            policy_return(self.mdp, tie_policy(q, self.mdp.legal), self.gamma)
-            for q in self.q_per_seed
-        ]
+        return [greedy_return(self.mdp, q, self.gamma) for q in self.q_per_seed]
 
     @property
     def env_steps(self) -> int:
@@ -175,7 +172,7 @@ def prepare(cfg: TabularConfig, mdp: FiniteMDP | None = None) -> Prepared:
     pol = fixed_policy(mdp, cfg, solution)
     v_ref = evaluate_policy(mdp, pol, solution.gamma) if cfg.algo == "td0" else solution.v
     settings = Settings(
-        algo=ALGOS.index(cfg.algo),
+        algo=ALGO_CODES[cfg.algo],
         explore=EXPLORATIONS_ALLOWED.index(cfg.explore),
         eps_spec=cfg.epsilon_schedule().as_array(),
         temp_spec=cfg.temperature_schedule().as_array(),
