@@ -1,0 +1,254 @@
+"""A training job on disk, tabular or DQN: a run folder that is checkpointed and resumed.
+
+The folder is created when training starts, with ``config.yaml`` (the resolved
+configuration, its kind and the qlearn version). While training, ``checkpoint.npz``
+holds the whole state of every seed between two chunks, replaced atomically; a killed
+job resumes from it with the same numbers, bit for bit, an uninterrupted job would
+have produced. Ctrl-C stops at the end of the current chunk, saves a checkpoint and
+raises :class:`~qlearn.core.errors.Interrupted`; a second Ctrl-C stops at once. When
+training ends the results are written, ``summary.json`` last: a folder with a summary
+is complete.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from qlearn.configs.dqn_config import DQNConfig
+from qlearn.configs.tabular_config import TabularConfig, config_from_mapping
+from qlearn.core.errors import Interrupted, QlearnError
+from qlearn.runs.folder import (
+    atomic_write_text,
+    config_record,
+    dump_json,
+    dump_yaml,
+    load_npz,
+    read_config,
+    save_npz,
+    write_run_dir,
+)
+
+CHECKPOINT = "checkpoint.npz"
+
+#: Called after every chunk with (episodes or environment steps done per seed, the total,
+#: and the state so far: the tabular run arrays or the DQN history).
+Progress = Callable[[int, int, Any], None]
+
+CONFIG_CLASSES: dict[str, type] = {"tabular": TabularConfig, "dqn": DQNConfig}
+
+
+def kind_of(cfg: TabularConfig | DQNConfig) -> str:
+    """``tabular`` or ``dqn``: the kind a config.yaml records."""
+    return "dqn" if isinstance(cfg, DQNConfig) else "tabular"
+
+
+def start(cfg: TabularConfig | DQNConfig, run_dir: Path) -> Path:
+    """Create the run folder with its resolved ``config.yaml`` (refuses an existing one)."""
+    run_dir = Path(run_dir)
+    if run_dir.exists():
+        raise QlearnError(f"{run_dir} already exists; choose another --out or remove it")
+    run_dir.mkdir(parents=True)
+    atomic_write_text(run_dir / "config.yaml", dump_yaml(config_record(kind_of(cfg), cfg.to_dict())))
+    return run_dir
+
+
+def resume_config(run_dir: Path, kind: str | None = None) -> TabularConfig | DQNConfig:
+    """The config a run folder was started with; ``kind`` refuses a folder of another kind."""
+    data = read_config(run_dir)
+    found = data.get("kind", "tabular")
+    if found not in CONFIG_CLASSES or (kind is not None and found != kind):
+        raise QlearnError(f"{run_dir} is not a {'DQN' if kind == 'dqn' else kind or 'training'} run")
+    return config_from_mapping(CONFIG_CLASSES[found], data, str(Path(run_dir) / "config.yaml"))
+
+
+def _save_checkpoint(run_dir: Path, arrays: dict[str, np.ndarray]) -> None:
+    save_npz(Path(run_dir) / CHECKPOINT, arrays, compress=False)  # speed over size
+
+
+def _checkpoint_arrays(run_dir: Path, needed: tuple[str, ...], kind: str) -> dict[str, np.ndarray]:
+    """The saved checkpoint's arrays (never unpickles); refuses one of another kind."""
+    path = Path(run_dir) / CHECKPOINT
+    if not path.exists():
+        raise QlearnError(
+            f"{run_dir} has no checkpoint to resume from; train with --checkpoint-every N"
+        )
+    data = load_npz(path)
+    missing = [name for name in needed if name not in data]
+    if missing:
+        raise QlearnError(f"{path} is not a qlearn {kind} checkpoint (missing {missing[0]!r})")
+    return data
+
+
+@contextmanager
+def _ctrl_c() -> Iterator[Callable[[], bool]]:
+    """While training: the first Ctrl-C asks to stop after the current chunk (read by the
+    yielded function), a second one stops at once. Only the main thread gets signals."""
+    requested = False
+
+    def on_interrupt(signum: int, frame: Any) -> None:
+        nonlocal requested
+        if requested:
+            raise KeyboardInterrupt
+        requested = True
+
+    in_main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGINT, on_interrupt) if in_main else None
+    try:
+        yield lambda: requested
+    finally:
+        if in_main:
+            signal.signal(signal.SIGINT, previous)
+
+
+def train(
+    cfg: TabularConfig | DQNConfig,
+    run_dir: Path,
+    *,
+    checkpoint_every: int | None = None,
+    progress: Progress | None = None,
+    resume: bool = False,
+):
+    """Train in ``run_dir``, saving a checkpoint every ``checkpoint_every`` episodes
+    (tabular) or environment steps (DQN, at the chunk end that passes them); with
+    ``resume`` the job continues from the saved checkpoint. Returns the finished run."""
+    train_kind = _train_dqn if isinstance(cfg, DQNConfig) else _train_tabular
+    return train_kind(cfg, Path(run_dir), checkpoint_every, progress, resume)
+
+
+def chunk_stops(episodes: int, checkpoint_every: int | None, pieces: int = 100) -> list[int]:
+    """Where tabular training pauses: about every 1% (for progress and Ctrl-C) and at
+    every checkpoint."""
+    step = max(1, -(-episodes // pieces))
+    stops = set(range(step, episodes, step))
+    if checkpoint_every:
+        stops |= set(range(checkpoint_every, episodes, checkpoint_every))
+    return sorted(stops | {episodes})
+
+
+def _train_tabular(cfg: TabularConfig, run_dir: Path, checkpoint_every: int | None,
+                   progress: Progress | None, resume: bool):  # fmt: skip
+    from qlearn.tabular.loop import RunArrays
+    from qlearn.tabular.train import run_config
+
+    runs, done = None, 0
+    if resume:
+        data = _checkpoint_arrays(run_dir, (*RunArrays._fields, "episodes_done"), "tabular")
+        runs = RunArrays(**{f: data[f] for f in RunArrays._fields})
+        done = int(data["episodes_done"])
+    with _ctrl_c() as stop_requested:
+
+        def after_chunk(episodes_done: int, state: RunArrays) -> None:
+            every = checkpoint_every or 0
+            unfinished = episodes_done < cfg.episodes
+            if unfinished and (stop_requested() or (every and episodes_done % every == 0)):
+                arrays = {name: np.asarray(value) for name, value in state._asdict().items()}
+                _save_checkpoint(run_dir, {**arrays, "episodes_done": np.asarray(episodes_done)})
+            if stop_requested() and unfinished:
+                raise Interrupted(run_dir, episodes_done)
+            if progress is not None:
+                progress(episodes_done, cfg.episodes, state)
+
+        stops = chunk_stops(cfg.episodes, checkpoint_every)
+        return run_config(cfg, runs=runs, start=done, stops=stops, on_chunk=after_chunk)
+
+
+def _train_dqn(cfg: DQNConfig, run_dir: Path, checkpoint_every: int | None,
+               progress: Progress | None, resume: bool):  # fmt: skip
+    from qlearn.deep.chunks import History
+    from qlearn.deep.train import TrainingDiverged, make_backend, resolve_target
+    from qlearn.deep.train import run as run_chunks
+    from qlearn.runs.dqn_results import import_writers
+
+    backend = make_backend(cfg, resolve_target(cfg))
+    state, history, done = None, None, 0
+    if resume:
+        state, history, done = load_dqn_checkpoint(run_dir, cfg, backend)
+    saved_at: list[int] = []
+    with _ctrl_c() as stop_requested:
+
+        def after_chunk(index: int, state: Any, history: History, rec) -> None:
+            steps = rec.steps_done
+            evals = history.arrays["eval_step"]
+            previous = int(evals[-2]) if len(evals) > 1 else 0
+            last = index + 1 == backend.chunks
+            every = checkpoint_every or 0
+            due = bool(every) and steps // every > previous // every
+            if not last and (due or stop_requested()):
+                arrays = {**backend.state_arrays(state), **history.to_arrays()}
+                _save_checkpoint(run_dir, {**arrays, "chunks_done": np.asarray(index + 1)})
+                saved_at.append(steps)
+            if stop_requested() and not last:
+                raise Interrupted(run_dir, steps, unit="environment steps per seed")
+            if progress is not None:
+                progress(steps, backend.env_steps, history)
+
+        try:
+            return run_chunks(
+                cfg, backend=backend, state=state, history=history, start_chunk=done,
+                on_chunk=after_chunk, while_compiling=import_writers,
+            )  # fmt: skip
+        except TrainingDiverged as exc:
+            if saved_at or (run_dir / CHECKPOINT).exists():
+                note = f"the last good checkpoint is kept in {run_dir / CHECKPOINT}"
+            else:
+                note = "no checkpoint was saved (use --checkpoint-every N to keep one)"
+            raise TrainingDiverged(f"{exc}; {note}") from None
+
+
+def load_dqn_checkpoint(run_dir: Path, cfg: DQNConfig, backend) -> tuple[Any, Any, int]:
+    """State, history and chunks done of a DQN run folder's checkpoint."""
+    from qlearn.deep.chunks import History
+
+    data = _checkpoint_arrays(run_dir, ("chunks_done",), "DQN")
+    source = str(Path(run_dir) / CHECKPOINT)
+    history = History.from_arrays(cfg.seeds, cfg.eval_episodes, data, source)
+    return backend.load_state(data, source), history, int(data["chunks_done"])
+
+
+def _results_of(run):
+    """The results module of a run's kind: its summary and the files it writes."""
+    if isinstance(run.config, DQNConfig):
+        from qlearn.runs import dqn_results as results
+    else:
+        from qlearn.runs import tabular_results as results
+    return results
+
+
+def _write_results(run, run_dir: Path, info: dict[str, Any], plot: bool) -> dict[str, bytes]:
+    """Everything but config.yaml, ``summary.json`` last; returns the figures."""
+    pngs = _results_of(run).write_results(run, run_dir, info, plot)
+    (run_dir / CHECKPOINT).unlink(missing_ok=True)
+    atomic_write_text(run_dir / "summary.json", dump_json(info))
+    return pngs
+
+
+def finish(run, run_dir: Path, plot: bool = False) -> dict[str, Any]:
+    """Write the results into ``run_dir`` (``summary.json`` last) and return the summary.
+
+    ``plot`` also writes each figure as a PNG file (``report.html`` always embeds them).
+    """
+    info = {**_results_of(run).summary(run), "run_dir": str(run_dir)}
+    _write_results(run, Path(run_dir), info, plot)
+    return info
+
+
+def write_run(run, run_dir: Path, plot: bool = False) -> tuple[dict[str, Any], dict[str, bytes]]:
+    """A run trained in memory (:func:`qlearn.train`) as a complete new run folder,
+    created atomically; returns its summary and figures."""
+    info = {**_results_of(run).summary(run), "run_dir": str(run_dir)}
+    pngs: dict[str, bytes] = {}
+
+    def fill(folder: Path) -> None:
+        record = config_record(kind_of(run.config), run.config.to_dict())
+        atomic_write_text(folder / "config.yaml", dump_yaml(record))
+        pngs.update(_write_results(run, folder, info, plot))
+
+    write_run_dir(Path(run_dir), fill)
+    return info, pngs
