@@ -125,3 +125,17 @@ def test_gymnasium_host_loop_takes_parallel_environments_too():
     r = run(resolve_config(opts))
     assert r.env_steps == 2048 and (r.eval_returns >= 8).all()
     assert r.episodes.step.max() <= 2048
+
+
+def test_production_training_gives_the_numbers_of_make_train():
+    """The job runner drives the trainer a chunk at a time, one seed per CPU device; the
+    same configuration as one pure ``make_train(cfg, env)(seed)`` gives the same numbers,
+    bit for bit."""
+    cfg = resolve_config({"world": "classic", "steps": 2_000, "learning_starts": 200, "seeds": 2})
+    produced = run(cfg)
+    train = jax.jit(make_train(cfg, finite_env(qlearn.load_world("classic"))))
+    for k in range(cfg.seeds):
+        _, outputs = train(cfg.seed + k)
+        history = produced.history.arrays
+        np.testing.assert_array_equal(history["eval_return"][k], outputs.eval_return)
+        np.testing.assert_array_equal(history["loss"][k], np.ravel(outputs.loss))

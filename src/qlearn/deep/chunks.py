@@ -52,6 +52,24 @@ def make_plan(cfg: DQNConfig) -> Plan:
     return Plan(per_iteration, iterations, per_chunk, exploration)
 
 
+def linear_schedule(start: float, end: float, steps: int, t, xp: Any = np):
+    """``start`` moving linearly to ``end`` over ``steps`` environment steps, then ``end``:
+    :func:`optax.linear_schedule`'s own arithmetic, written once for both trainers (``xp``
+    is ``jax.numpy`` inside the compiled trainer, NumPy in the host loop)."""
+    frac = 1 - xp.clip(t, 0, steps) / steps
+    return (start - end) * frac + end
+
+
+def epsilon_at(cfg: DQNConfig, plan: Plan, t, xp: Any = np):
+    """The exploration rate after ``t`` environment steps (per seed)."""
+    return linear_schedule(cfg.start_eps, cfg.final_eps, plan.exploration_steps, t, xp)
+
+
+def beta_at(cfg: DQNConfig, plan: Plan, t, xp: Any = np):
+    """Prioritized replay's importance exponent after ``t`` steps: ``per_beta`` up to 1."""
+    return linear_schedule(cfg.per_beta, 1.0, plan.env_steps, t, xp)
+
+
 def make_dqn(cfg: DQNConfig, n_actions: int, torso: str, channels_first: bool, total_updates: int):
     """The DQN functions for this configuration and environment shape."""
     network = QNetwork(

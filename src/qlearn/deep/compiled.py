@@ -21,11 +21,18 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 
 from qlearn.configs.dqn_config import DQNConfig
 from qlearn.deep import replay as rb
-from qlearn.deep.chunks import ChunkRecord, Plan, make_dqn, make_plan, total_updates
+from qlearn.deep.chunks import (
+    ChunkRecord,
+    Plan,
+    beta_at,
+    epsilon_at,
+    make_dqn,
+    make_plan,
+    total_updates,
+)
 from qlearn.deep.dqn import (
     DQN,
     Learner,
@@ -84,12 +91,10 @@ class CompiledTrainer:
 
     # ---- schedules (functions of the environment step, the same for every seed) ----
     def epsilon_at(self, step: jax.Array) -> jax.Array:
-        return optax.linear_schedule(
-            self.cfg.start_eps, self.cfg.final_eps, self.plan.exploration_steps
-        )(step)
+        return epsilon_at(self.cfg, self.plan, step, jnp)
 
     def beta_at(self, step: jax.Array) -> jax.Array:
-        return optax.linear_schedule(self.cfg.per_beta, 1.0, self.plan.env_steps)(step)
+        return beta_at(self.cfg, self.plan, step, jnp)
 
     # ---- pieces ----
     def init(self, seed: jax.Array) -> RunState:

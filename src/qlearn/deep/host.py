@@ -33,7 +33,14 @@ import numpy as np
 
 from qlearn.core.errors import QlearnError
 from qlearn.deep import replay as rb
-from qlearn.deep.chunks import ChunkRecord, make_dqn, make_plan, total_updates
+from qlearn.deep.chunks import (
+    ChunkRecord,
+    beta_at,
+    epsilon_at,
+    make_dqn,
+    make_plan,
+    total_updates,
+)
 from qlearn.deep.flat import flatten, unflatten
 from qlearn.envs.registry import gym_env_id, is_atari, register_atari
 
@@ -192,12 +199,10 @@ class HostBackend:
         self._learn = jax.jit(learn, donate_argnums=(0, 1))
 
     def epsilon_at(self, step: int) -> float:
-        cfg, plan = self.cfg, self.plan
-        frac = min(1.0, step / plan.exploration_steps)
-        return cfg.start_eps + frac * (cfg.final_eps - cfg.start_eps)
+        return float(epsilon_at(self.cfg, self.plan, step))
 
     def beta_at(self, step: int) -> float:
-        return self.cfg.per_beta + min(1.0, step / self.plan.env_steps) * (1 - self.cfg.per_beta)
+        return float(beta_at(self.cfg, self.plan, step))
 
     # ---- environments ----
     def _reset(self, state: HostState, k: int, e: int) -> None:
