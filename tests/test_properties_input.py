@@ -22,13 +22,8 @@ from hypothesis import strategies as st
 
 import qlearn
 from qlearn import QlearnError, parse_map
-from qlearn.configs.tabular_config import (
-    TABULAR_ALGOS,
-    TD0_POLICIES,
-    TabularConfig,
-    config_from_mapping,
-    load_config_file,
-)
+from qlearn.configs.fields import config_from_mapping, load_config_file
+from qlearn.configs.tabular_config import TABULAR_ALGOS, TD0_POLICIES, TabularConfig
 from qlearn.core.schedules import EXPLORATIONS_ALLOWED
 from qlearn.envs.grid import KINDS, grid_mdp
 from qlearn.tabular.train import world_of

@@ -7,7 +7,8 @@ import yaml
 from conftest import run_cli, run_json
 
 import qlearn
-from qlearn.configs.tabular_config import TabularConfig, config_from_mapping
+from qlearn.configs.fields import config_from_mapping
+from qlearn.configs.tabular_config import TabularConfig
 
 
 def test_a_config_file_sets_every_option_and_flags_override_it(tmp_path):

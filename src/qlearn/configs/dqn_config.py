@@ -9,13 +9,13 @@ flags). The resolved configuration is what a run folder's ``config.yaml`` record
 from __future__ import annotations
 
 import dataclasses
-import math
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
 import yaml
 
+from qlearn.configs.fields import check_int, check_number
 from qlearn.core.errors import QlearnError
 
 DQN_ALGOS = ("dqn",)
@@ -116,24 +116,6 @@ class DQNConfig:
         return dataclasses.replace(self, **changes)
 
 
-def _int(value: Any, name: str, low: int, hint: str, high: int | None = None) -> None:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise QlearnError(f"{name} must be an integer, got {value!r}; {hint}")
-    if value < low:
-        raise QlearnError(f"{name} must be at least {low}, got {value}; {hint}")
-    if high is not None and value > high:
-        raise QlearnError(f"{name} must be at most {high}, got {value}; {hint}")
-
-
-def _num(value: Any, name: str, low: float, high: float, hint: str, open_low=False) -> None:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise QlearnError(f"{name} must be a finite number, got {value!r}; {hint}")
-    below = value <= low if open_low else value < low
-    if below or value > high:
-        bracket = "(" if open_low else "["
-        raise QlearnError(f"{name} must be in {bracket}{low:g}, {high:g}], got {value:g}; {hint}")
-
-
 def validate_dqn(cfg: DQNConfig) -> None:
     """Raise a QlearnError naming the first bad field and how to fix it."""
     if cfg.algo not in DQN_ALGOS:
@@ -141,31 +123,33 @@ def validate_dqn(cfg: DQNConfig) -> None:
     for flag in ("double", "dueling", "per"):
         if not isinstance(getattr(cfg, flag), bool):
             raise QlearnError(f"{flag} must be true or false, got {getattr(cfg, flag)!r}")
-    _int(cfg.steps, "steps", 1, "pass e.g. --steps 50000")
-    _int(cfg.seeds, "seeds", 1, "pass e.g. --seeds 8")
-    _int(cfg.seed, "seed", 0, "pass e.g. --seed 0")
+    check_int(cfg.steps, "steps", 1, "pass e.g. --steps 50000")
+    check_int(cfg.seeds, "seeds", 1, "pass e.g. --seeds 8")
+    check_int(cfg.seed, "seed", 0, "pass e.g. --seed 0")
     if cfg.seed + cfg.seeds > 2**31:
         raise QlearnError("seed + seeds must stay below 2^31")
-    _int(cfg.num_envs, "num_envs", 1, "pass e.g. --num-envs 4", high=4096)
-    _int(cfg.n_step, "n_step", 1, "pass e.g. --n-step 3", high=1000)
-    _num(cfg.lr, "lr", 0.0, 1.0, "pass e.g. --lr 1e-3", open_low=True)
+    check_int(cfg.num_envs, "num_envs", 1, "pass e.g. --num-envs 4", high=4096)
+    check_int(cfg.n_step, "n_step", 1, "pass e.g. --n-step 3", high=1000)
+    check_number(cfg.lr, "lr", 0.0, 1.0, "pass e.g. --lr 1e-3", open_low=True)
     if cfg.lr_end is not None:
-        _num(cfg.lr_end, "lr_end", 0.0, 1.0, "pass e.g. --lr-end 1e-4")
-    _int(cfg.batch_size, "batch_size", 1, "pass e.g. --batch-size 64", high=1 << 20)
-    _int(cfg.buffer_size, "buffer_size", 1, "pass e.g. --buffer-size 100000", high=1 << 30)
+        check_number(cfg.lr_end, "lr_end", 0.0, 1.0, "pass e.g. --lr-end 1e-4")
+    check_int(cfg.batch_size, "batch_size", 1, "pass e.g. --batch-size 64", high=1 << 20)
+    check_int(cfg.buffer_size, "buffer_size", 1, "pass e.g. --buffer-size 100000", high=1 << 30)
     if cfg.buffer_size < cfg.num_envs:
         raise QlearnError(
             f"buffer_size ({cfg.buffer_size}) must hold at least one step of every "
             f"environment (num_envs {cfg.num_envs}); raise --buffer-size"
         )
-    _int(cfg.learning_starts, "learning_starts", 0, "pass e.g. --learning-starts 1000")
-    _int(cfg.target_update, "target_update", 1, "pass e.g. --target-update 500")
-    _num(cfg.tau, "tau", 0.0, 1.0, "pass e.g. --tau 0.005 (or 1 for a hard copy)", open_low=True)
-    _int(cfg.train_freq, "train_freq", 1, "pass e.g. --train-freq 4")
-    _int(cfg.gradient_steps, "gradient_steps", 1, "pass e.g. --gradient-steps 1", high=1 << 16)
-    _num(cfg.exploration_fraction, "exploration_fraction", 0.0, 1.0, "pass e.g. 0.1")
-    _num(cfg.start_eps, "start_eps", 0.0, 1.0, "pass e.g. --start-eps 1")
-    _num(cfg.final_eps, "final_eps", 0.0, 1.0, "pass e.g. --final-eps 0.05")
+    check_int(cfg.learning_starts, "learning_starts", 0, "pass e.g. --learning-starts 1000")
+    check_int(cfg.target_update, "target_update", 1, "pass e.g. --target-update 500")
+    check_number(
+        cfg.tau, "tau", 0.0, 1.0, "pass e.g. --tau 0.005 (or 1 for a hard copy)", open_low=True
+    )
+    check_int(cfg.train_freq, "train_freq", 1, "pass e.g. --train-freq 4")
+    check_int(cfg.gradient_steps, "gradient_steps", 1, "pass e.g. --gradient-steps 1", high=1 << 16)
+    check_number(cfg.exploration_fraction, "exploration_fraction", 0.0, 1.0, "pass e.g. 0.1")
+    check_number(cfg.start_eps, "start_eps", 0.0, 1.0, "pass e.g. --start-eps 1")
+    check_number(cfg.final_eps, "final_eps", 0.0, 1.0, "pass e.g. --final-eps 0.05")
     if not isinstance(cfg.net, tuple) or not all(
         isinstance(w, int) and not isinstance(w, bool) for w in cfg.net
     ):
@@ -177,18 +161,20 @@ def validate_dqn(cfg: DQNConfig) -> None:
         )
     if cfg.loss not in LOSSES:
         raise QlearnError(f"unknown loss {cfg.loss!r}; choose huber or mse")
-    _num(cfg.max_grad_norm, "max_grad_norm", 0.0, math.inf, "pass e.g. 10 (0: no clipping)")
+    check_number(
+        cfg.max_grad_norm, "max_grad_norm", 0.0, float("inf"), "pass e.g. 10 (0: no clipping)"
+    )
     if cfg.gamma is not None:
-        _num(cfg.gamma, "gamma", 0.0, 1.0, "pass e.g. --gamma 0.99")
+        check_number(cfg.gamma, "gamma", 0.0, 1.0, "pass e.g. --gamma 0.99")
     if cfg.eval_every is not None:
-        _int(cfg.eval_every, "eval_every", 1, "pass e.g. --eval-every 5000")
-    _int(cfg.eval_episodes, "eval_episodes", 1, "pass e.g. --eval-episodes 10", high=100_000)
-    _num(cfg.eval_epsilon, "eval_epsilon", 0.0, 1.0, "pass e.g. --eval-epsilon 0.05")
+        check_int(cfg.eval_every, "eval_every", 1, "pass e.g. --eval-every 5000")
+    check_int(cfg.eval_episodes, "eval_episodes", 1, "pass e.g. --eval-episodes 10", high=100_000)
+    check_number(cfg.eval_epsilon, "eval_epsilon", 0.0, 1.0, "pass e.g. --eval-epsilon 0.05")
     if cfg.max_steps is not None:
-        _int(cfg.max_steps, "max_steps", 1, "pass e.g. --max-steps 100")
-    _num(cfg.per_alpha, "per_alpha", 0.0, 10.0, "pass e.g. --per-alpha 0.6")
-    _num(cfg.per_beta, "per_beta", 0.0, 1.0, "pass e.g. --per-beta 0.4")
-    _num(cfg.per_eps, "per_eps", 0.0, 1.0, "pass e.g. 1e-6", open_low=True)
+        check_int(cfg.max_steps, "max_steps", 1, "pass e.g. --max-steps 100")
+    check_number(cfg.per_alpha, "per_alpha", 0.0, 10.0, "pass e.g. --per-alpha 0.6")
+    check_number(cfg.per_beta, "per_beta", 0.0, 1.0, "pass e.g. --per-beta 0.4")
+    check_number(cfg.per_eps, "per_eps", 0.0, 1.0, "pass e.g. 1e-6", open_low=True)
     if cfg.backend not in BACKENDS:
         raise QlearnError(f"unknown backend {cfg.backend!r}; choose {', '.join(BACKENDS)}")
     if cfg.world is None and cfg.map_file is None:

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-import yaml
-
+from qlearn.configs.fields import check_finite, check_int
 from qlearn.core.errors import QlearnError
-from qlearn.core.schedules import EXPLORATIONS_ALLOWED, LearningRate, Schedule
-from qlearn.mdp import check_gamma, finite_float, one_line, shown
+from qlearn.core.schedules import DECAYS, EXPLORATIONS_ALLOWED, UNITS, LearningRate, Schedule
+from qlearn.mdp import check_gamma, shown
 
 TABULAR_ALGOS = ("q-learning", "sarsa", "expected-sarsa", "double-q", "td0")
 TD0_POLICIES = ("random", "optimal")
@@ -88,33 +86,19 @@ class TabularConfig:
         return dataclasses.replace(self, **changes)
 
 
-def _int(value: Any, name: str, low: int, hint: str) -> None:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise QlearnError(f"{name} must be an integer, got {shown(value)}; {hint}")
-    if value < low:
-        raise QlearnError(f"{name} must be at least {low}, got {shown(value)}; {hint}")
-
-
-def _finite(value: Any, name: str, hint: str) -> None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise QlearnError(f"{name} must be a number, got {shown(value)}; {hint}")
-    if finite_float(value) is None:  # nan, inf, or an int beyond the float range
-        raise QlearnError(f"{name} must be finite, got {shown(value)}; {hint}")
-
-
 def validate_tabular(cfg: TabularConfig) -> None:
     """Raise a QlearnError naming the first bad field and how to fix it."""
     if cfg.algo not in TABULAR_ALGOS:
         raise QlearnError(
             f"unknown algorithm {cfg.algo!r}; choose one of {', '.join(TABULAR_ALGOS)}"
         )
-    _int(cfg.episodes, "episodes", 1, "pass e.g. --episodes 500")
-    _int(cfg.seeds, "seeds", 1, "pass e.g. --seeds 16")
-    _int(cfg.seed, "seed", 0, "pass e.g. --seed 0")
+    check_int(cfg.episodes, "episodes", 1, "pass e.g. --episodes 500")
+    check_int(cfg.seeds, "seeds", 1, "pass e.g. --seeds 16")
+    check_int(cfg.seed, "seed", 0, "pass e.g. --seed 0")
     if cfg.seed + cfg.seeds > 2**32:
         raise QlearnError("seed + seeds must stay below 2^32")
     if cfg.max_steps is not None:
-        _int(cfg.max_steps, "max_steps", 1, "pass e.g. --max-steps 1000")
+        check_int(cfg.max_steps, "max_steps", 1, "pass e.g. --max-steps 1000")
         if cfg.max_steps > MAX_EPISODE_STEPS:
             raise QlearnError(
                 f"max_steps must be at most {MAX_EPISODE_STEPS:,}, got {shown(cfg.max_steps)}; "
@@ -125,10 +109,10 @@ def validate_tabular(cfg: TabularConfig) -> None:
         if isinstance(cfg.gamma, bool) or not isinstance(cfg.gamma, int | float):
             raise QlearnError(f"gamma must be a number in [0, 1], got {shown(cfg.gamma)}")
         check_gamma(cfg.gamma)
-    if cfg.decay not in ("linear", "exponential"):
-        raise QlearnError(f"unknown decay {cfg.decay!r}; choose linear or exponential")
-    if cfg.decay_unit not in ("episodes", "steps"):
-        raise QlearnError(f"unknown decay unit {cfg.decay_unit!r}; choose episodes or steps")
+    if cfg.decay not in DECAYS:
+        raise QlearnError(f"unknown decay {cfg.decay!r}; choose {' or '.join(DECAYS)}")
+    if cfg.decay_unit not in UNITS:
+        raise QlearnError(f"unknown decay unit {cfg.decay_unit!r}; choose {' or '.join(UNITS)}")
     if cfg.explore not in EXPLORATIONS_ALLOWED:
         raise QlearnError(
             f"unknown exploration {cfg.explore!r}; choose {' or '.join(EXPLORATIONS_ALLOWED)}"
@@ -138,9 +122,9 @@ def validate_tabular(cfg: TabularConfig) -> None:
         raise QlearnError("with --decay-unit steps, give the number of steps: START:END:N")
     eps.check_range(0.0, 1.0, "epsilon")
     cfg.temperature_schedule().check_range(0.0, float("inf"), "temperature", open_low=True)
-    _finite(cfg.q_init, "q_init", "pass e.g. --q-init 0")
+    check_finite(cfg.q_init, "q_init", "pass e.g. --q-init 0")
     if cfg.step_reward is not None:
-        _finite(cfg.step_reward, "step_reward", "pass e.g. --step-reward -0.01")
+        check_finite(cfg.step_reward, "step_reward", "pass e.g. --step-reward -0.01")
     if cfg.policy not in TD0_POLICIES:
         raise QlearnError(f"unknown policy {cfg.policy!r} for td0; choose random or optimal")
     if any(
@@ -155,105 +139,5 @@ def validate_tabular(cfg: TabularConfig) -> None:
         raise QlearnError("no world given; name one (see `qlearn envs`) or pass --map FILE")
 
 
-#: Keys a saved config.yaml may carry besides the fields: what made it, which kind.
-METADATA_KEYS = ("kind", "qlearn_version")
-#: Fields written as text on the CLI (schedules, fractions) that YAML may give as numbers.
-_TEXT_FIELDS = ("alpha", "epsilon", "temperature", "slip")
-
-
-def config_from_mapping(cls: type, data: dict[str, Any], source: str) -> Any:
-    """Build a frozen config dataclass from a mapping (a YAML file, CLI flags).
-
-    Unknown keys and values of the wrong type are refused with a message naming the key
-    and ``source``; the dataclass then validates ranges.
-    """
-    if not isinstance(data, dict):
-        raise QlearnError(f"{source} must hold a mapping of options, like 'episodes: 500'")
-    fields = {f.name: f for f in dataclasses.fields(cls)}
-    values: dict[str, Any] = {}
-    for key, value in data.items():
-        if key in METADATA_KEYS:
-            continue
-        if key not in fields:
-            raise QlearnError(
-                f"unknown option {shown(key)} in {source}; known: {', '.join(sorted(fields))}"
-            )
-        values[key] = _coerce(key, value, fields[key].type, source)
-    return cls(**values)
-
-
-def _coerce(key: str, value: Any, annotation: Any, source: str) -> Any:
-    """Check ``value`` against a field's annotation (given as a string) and convert
-    the harmless cases: numbers for text fields, lists for tuples."""
-    text = str(annotation)
-    optional = "None" in text
-    if value is None:
-        if optional:
-            return None
-        raise QlearnError(f"option {key!r} in {source} cannot be empty")
-    if key in _TEXT_FIELDS and isinstance(value, int | float) and not isinstance(value, bool):
-        return str(value)
-
-    def wrong(expected: str) -> QlearnError:
-        return QlearnError(
-            f"option {key!r} in {source} must be {expected}, "
-            f"got {shown(value)} ({type(value).__name__})"
-        )
-
-    if text.startswith("tuple"):
-        if not isinstance(value, list | tuple) or not all(
-            isinstance(v, int) and not isinstance(v, bool) for v in value
-        ):
-            raise wrong("a list of integers")
-        return tuple(value)
-    if text.startswith("int"):
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise wrong("an integer")
-        return value
-    if text.startswith("float"):
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise wrong("a number")
-        try:
-            return float(value)
-        except OverflowError:  # an int beyond the float range
-            raise wrong("a number within the float range") from None
-    if text.startswith("bool"):
-        if not isinstance(value, bool):
-            raise wrong("true or false")
-        return value
-    if text.startswith("str"):
-        if not isinstance(value, str):
-            raise wrong("text")
-        return value
-    return value
-
-
-def load_config_file(path: str | Path) -> dict[str, Any]:
-    """The options in a YAML config file (safe-loaded: loading runs no code)."""
-    p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise QlearnError(f"config file {str(p)!r} not found; check the path") from None
-    except (OSError, ValueError) as exc:  # ValueError: undecodable text, a NUL in the path
-        raise QlearnError(f"cannot read config file {str(p)!r}: {one_line(exc)}") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        where = getattr(exc, "problem_mark", None)
-        line = f" at line {where.line + 1}" if where else ""
-        raise QlearnError(f"config file {str(p)!r} is not valid YAML{line}") from None
-    except ValueError as exc:  # a value YAML cannot build, like the date 2001-13-14
-        raise QlearnError(
-            f"cannot read a value in config file {str(p)!r} ({one_line(exc)}); "
-            "put quotes around text that looks like a date or a number"
-        ) from None
-    except RecursionError:
-        raise QlearnError(
-            f"config file {str(p)!r} is nested too deeply to read; options take plain values"
-        ) from None
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise QlearnError(f"config file {str(p)!r} must hold a mapping like 'episodes: 500'")
-    return data
+# While the command line moves to qlearn.cli/, it still imports these from here.
+from qlearn.configs.fields import config_from_mapping, load_config_file  # noqa: E402,F401

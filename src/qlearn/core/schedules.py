@@ -14,7 +14,9 @@ import numpy as np
 
 from qlearn.core.errors import QlearnError
 
-KINDS = ("constant", "linear", "exponential")
+#: How a schedule may decay (``constant`` is the kind of one that does not).
+DECAYS = ("linear", "exponential")
+KINDS = ("constant", *DECAYS)
 UNITS = ("episodes", "steps")
 
 

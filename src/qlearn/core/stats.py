@@ -24,15 +24,18 @@ def mean(x: np.ndarray) -> np.ndarray:
     return np.mean(x, axis=-1)
 
 
-def standard_error(x: np.ndarray) -> float:
-    """Standard error of the mean: sample standard deviation (ddof=1) / sqrt(n).
+def standard_error(x: np.ndarray, axis: int | None = None) -> float | np.ndarray:
+    """Standard error of the mean: sample standard deviation (ddof=1) / sqrt(n), of all
+    values or along ``axis`` (axis 0: per column, over seeds in rows).
 
     It is undefined (nan) for fewer than two values.
     """
     x = np.asarray(x, dtype=float)
-    if x.size < 2:
-        return float("nan")
-    return float(np.std(x, ddof=1) / np.sqrt(x.size))
+    n = x.size if axis is None else x.shape[axis]
+    if n < 2:
+        return float("nan") if axis is None else np.full(np.delete(x.shape, axis), np.nan)
+    se = np.std(x, axis=axis, ddof=1) / np.sqrt(n)
+    return float(se) if axis is None else se
 
 
 def iqm(x: np.ndarray) -> np.ndarray:
@@ -144,7 +147,7 @@ def band(per_seed: np.ndarray, z: float = Z_95) -> Band:
     mean = x.mean(axis=0)
     if x.shape[0] < 2:
         return Band(mean, mean.copy(), mean.copy())
-    half = z * x.std(axis=0, ddof=1) / np.sqrt(x.shape[0])
+    half = z * standard_error(x, axis=0)
     return Band(mean, mean - half, mean + half)
 
 

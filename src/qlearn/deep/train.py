@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from qlearn.configs.dqn_config import DQNConfig, env_defaults
-from qlearn.configs.tabular_config import config_from_mapping
+from qlearn.configs.fields import config_from_mapping
 from qlearn.core.errors import QlearnError
 from qlearn.deep.chunks import Backend, ChunkRecord, History, make_dqn
 from qlearn.envs.registry import family_of, finite_mdp_of

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from qlearn.core.errors import QlearnError
+from qlearn.core.stats import standard_error
 from qlearn.core.version import __version__
 from qlearn.experiments.compare import Comparison, left_shares, optimal_left_share
 from qlearn.runs.folder import (
@@ -75,13 +76,12 @@ def curves_table(cmp: Comparison) -> pd.DataFrame:
     frames = []
     for arm in cmp.arms:
         returns = arm.run.arrays.returns
-        n = returns.shape[0]
         frame = pd.DataFrame(
             {
                 "arm": arm.label,
                 "episode": np.arange(1, returns.shape[1] + 1),
                 "mean return": returns.mean(axis=0),
-                "SE": returns.std(axis=0, ddof=1) / np.sqrt(n) if n > 1 else np.nan,
+                "SE": standard_error(returns, axis=0),
                 "mean steps": arm.run.arrays.lengths.mean(axis=0),
             }
         )

@@ -14,7 +14,6 @@ import difflib
 import itertools
 import math
 import re
-import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +23,7 @@ import numpy as np
 import yaml
 
 from qlearn.configs.dqn_config import DQNConfig
+from qlearn.configs.fields import WrongValue, check_int, coerce, scientific
 from qlearn.configs.kind import training_kind
 from qlearn.configs.tabular_config import TabularConfig
 from qlearn.core.errors import QlearnError
@@ -50,7 +50,6 @@ OPTION_KEYS = tuple(
 #: Names people reach for, and the option they mean (for "did you mean").
 ALIASES = {"learning_rate": "lr", "discount": "gamma", "layers": "net", "hidden": "net"}
 #: Options that are text in the config but numbers to a user (``alpha: 0.5``).
-NUMERIC_TEXT = ("alpha", "epsilon", "temperature", "slip")
 #: Shorthands allowed at the top level of a spec (they join ``fixed``).
 TOP_OPTIONS = ("world", "map_file", "algo")
 DISTRIBUTIONS = ("uniform", "loguniform", "randint", "choice")
@@ -72,8 +71,6 @@ TOP_KEYS = ("name", *TOP_OPTIONS, "fixed", "grid", "random", *DEFAULTS)
 DQN_METRIC = "eval_return"
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
-#: Numbers such as 1e-3 that YAML 1.1 (PyYAML) reads as text because they lack a dot.
-_SCIENTIFIC = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+")
 
 
 @dataclass(frozen=True)
@@ -412,7 +409,7 @@ def _distribution(key: str, dist: Any) -> dict[str, list[Any]]:
         return {kind: [_coerce(key, v, f"{where}.choice[{i}]") for i, v in enumerate(args)]}
     integers = kind == "randint"
     if not integers:
-        args = [_number(a) for a in args]
+        args = [scientific(a) for a in args]
     ok = len(args) == 2 and all(
         not isinstance(a, bool) and isinstance(a, int if integers else int | float) for a in args
     )
@@ -425,13 +422,6 @@ def _distribution(key: str, dist: Any) -> dict[str, list[Any]]:
     if kind == "loguniform" and low <= 0:
         raise QlearnError(f"{where}.loguniform: bounds must be above 0, got {args!r}")
     return {kind: [low, high]}
-
-
-def _number(value: Any) -> Any:
-    """``value``, or the float it spells if YAML 1.1 left a number such as 1e-3 as text."""
-    if isinstance(value, str) and _SCIENTIFIC.fullmatch(value.strip()):
-        return float(value)
-    return value
 
 
 def _draw(rng: np.random.Generator, key: str, dist: dict[str, list[Any]]) -> Any:
@@ -470,10 +460,7 @@ def _refuse_overlap(fixed: dict, grid: dict, random: dict) -> None:
 
 
 def _integer(value: Any, key: str, low: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise QlearnError(f"{key} must be an integer, got {value!r}")
-    if value < low:
-        raise QlearnError(f"{key} must be at least {low}, got {value}")
+    check_int(value, key, low, f"write e.g. {key}: {DEFAULTS.get(key) or max(low, 1)}")
     return value
 
 
@@ -491,56 +478,17 @@ _HINTS = {**typing.get_type_hints(DQNConfig), **typing.get_type_hints(TabularCon
 
 
 def _coerce(key: str, value: Any, where: str) -> Any:
-    """Check ``value`` against the config field's type; numbers become text where needed.
+    """Check ``value`` against the config field's type (:func:`qlearn.configs.fields.coerce`).
 
     Lists of integers (``net``, ``snapshots``) stay lists: plain data for the spec file,
     the tables and JSON; the configs take them as tuples.
     """
-    hint = _HINTS[key]
-    union = typing.get_origin(hint) in (typing.Union, types.UnionType)
-    allowed = typing.get_args(hint) if union else (hint,)
-    if value is None:
-        if type(None) in allowed:
-            return None
-        raise QlearnError(f"{where} must not be empty (null)")
-    if isinstance(value, bool) and bool not in allowed:
-        raise QlearnError(f"{where} must be {_kind(key, allowed)}, got {value!r}")
-    if bool in allowed:
-        if isinstance(value, bool):
-            return value
-    elif str in allowed:
-        if key in NUMERIC_TEXT and isinstance(value, int | float):
-            return repr(value)
-        if isinstance(value, str):
-            return value
-    elif int in allowed and float not in allowed:
-        if isinstance(value, int):
-            return value
-    elif float in allowed:
-        if isinstance(value, int | float):
-            return value
-        if isinstance(_number(value), float):
-            return _number(value)
-    elif tuple in {typing.get_origin(a) for a in allowed}:
-        if isinstance(value, list) and all(
-            isinstance(v, int) and not isinstance(v, bool) for v in value
-        ):
-            return list(value)
-    raise QlearnError(f"{where} must be {_kind(key, allowed)}, got {value!r}")
-
-
-def _kind(key: str, allowed: tuple) -> str:
-    if key in NUMERIC_TEXT:
-        return "a number or text such as '1:0.05' or '1/n^0.8'"
-    if bool in allowed:
-        return "true or false"
-    if str in allowed:
-        return "text"
-    if int in allowed and float not in allowed:
-        return "an integer"
-    if float in allowed:
-        return "a number"
-    return "a list of integers"
+    try:
+        return coerce(key, value, _HINTS[key])
+    except WrongValue as exc:
+        if value is None:
+            raise QlearnError(f"{where} must not be empty (null)") from None
+        raise QlearnError(f"{where} must be {exc.expected}, got {value!r}") from None
 
 
 def _resolve_path(key: str, value: Any, base_dir: Path) -> Any:

@@ -26,6 +26,7 @@ from qlearn.configs.dqn_config import DQNConfig
 from qlearn.configs.kind import training_kind
 from qlearn.configs.tabular_config import TABULAR_ALGOS, TabularConfig
 from qlearn.core.errors import QlearnError
+from qlearn.core.stats import standard_error
 
 #: A trainer config: which one depends on ``algo``.
 Config = TabularConfig | DQNConfig
@@ -234,7 +235,7 @@ def run_trial(trial: TrialSpec) -> TrialResult:
 def mean_and_se(x: np.ndarray) -> tuple[list[float], list[float]]:
     """Column means of ``x`` (seeds x points) and their standard errors over seeds."""
     n = x.shape[0]
-    se = x.std(axis=0, ddof=1) / np.sqrt(n) if n > 1 else np.zeros(x.shape[1])
+    se = standard_error(x, axis=0) if n > 1 else np.zeros(x.shape[1])
     return x.mean(axis=0).tolist(), se.tolist()
 
 

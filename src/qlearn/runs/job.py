@@ -22,7 +22,8 @@ from typing import Any
 import numpy as np
 
 from qlearn.configs.dqn_config import DQNConfig
-from qlearn.configs.tabular_config import TabularConfig, config_from_mapping
+from qlearn.configs.fields import config_from_mapping
+from qlearn.configs.tabular_config import TabularConfig
 from qlearn.core.errors import Interrupted, QlearnError
 from qlearn.runs.folder import (
     atomic_write_text,
@@ -55,7 +56,9 @@ def start(cfg: TabularConfig | DQNConfig, run_dir: Path) -> Path:
     if run_dir.exists():
         raise QlearnError(f"{run_dir} already exists; choose another --out or remove it")
     run_dir.mkdir(parents=True)
-    atomic_write_text(run_dir / "config.yaml", dump_yaml(config_record(kind_of(cfg), cfg.to_dict())))
+    atomic_write_text(
+        run_dir / "config.yaml", dump_yaml(config_record(kind_of(cfg), cfg.to_dict()))
+    )
     return run_dir
 
 
@@ -64,7 +67,9 @@ def resume_config(run_dir: Path, kind: str | None = None) -> TabularConfig | DQN
     data = read_config(run_dir)
     found = data.get("kind", "tabular")
     if found not in CONFIG_CLASSES or (kind is not None and found != kind):
-        raise QlearnError(f"{run_dir} is not a {'DQN' if kind == 'dqn' else kind or 'training'} run")
+        raise QlearnError(
+            f"{run_dir} is not a {'DQN' if kind == 'dqn' else kind or 'training'} run"
+        )
     return config_from_mapping(CONFIG_CLASSES[found], data, str(Path(run_dir) / "config.yaml"))
 
 

@@ -12,8 +12,9 @@ from typing import Any
 
 import numpy as np
 
-from qlearn.core.version import __version__
 from qlearn.core.errors import QlearnError
+from qlearn.core.version import __version__
+from qlearn.mdp import FiniteMDP, Solution
 from qlearn.runs.folder import (
     atomic_write_bytes,
     atomic_write_text,
@@ -25,7 +26,6 @@ from qlearn.runs.folder import (
     save_npz,
     write_run_dir,
 )
-from qlearn.mdp import FiniteMDP, Solution
 from qlearn.textview import policy_dict, q_dict, v_dict
 
 

@@ -8,22 +8,19 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from qlearn.core.version import __version__
 from qlearn.core.errors import QlearnError
+from qlearn.core.version import __version__
+from qlearn.mdp import greedy_ties
 from qlearn.runs.folder import (
-    config_record,
-    write_figures,
     atomic_write_text,
-    dump_json,
-    dump_yaml,
+    config_record,
     load_npz,
     read_config,
     save_npz,
     table_arrays,
-    write_run_dir,
+    write_figures,
 )
 from qlearn.runs.tensorboard import write_scalars
-from qlearn.mdp import greedy_ties
 from qlearn.tabular.train import TabularRun
 from qlearn.textview import json_number, policy_dict, q_dict, v_dict
 from qlearn.viz.run_figures import RunPictures
@@ -120,7 +117,8 @@ def pictures_of(run: TabularRun) -> RunPictures:
 
 def load_pictures(run_dir: Path) -> RunPictures:
     """What the figures of a saved tabular run folder are drawn from (no training)."""
-    from qlearn.configs.tabular_config import TabularConfig, config_from_mapping
+    from qlearn.configs.fields import config_from_mapping
+    from qlearn.configs.tabular_config import TabularConfig
     from qlearn.tabular.train import world_of
 
     run_dir = Path(run_dir)
