@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from qlearn.mdp import FiniteMDP
+from qlearn.mdp import FiniteMDP, greedy_ties
 
 ARROWS = {"N": "↑", "S": "↓", "E": "→", "W": "←"}
 
@@ -38,6 +38,14 @@ def policy_dict(mdp: FiniteMDP, ties: np.ndarray) -> dict[str, list[str]]:
         mdp.state_names[s]: [mdp.action_names[a] for a in np.flatnonzero(ties[s])]
         for s in np.flatnonzero(~mdp.terminal)
     }
+
+
+def table_dicts(mdp: FiniteMDP, q: np.ndarray) -> dict[str, dict]:
+    """A learned table for JSON: ``q``, ``v`` (max legal Q) and ``policy`` (every greedy
+    action, exact ties): the layout every ``--json`` summary of a table shares."""
+    v = np.where(mdp.legal, q, -np.inf).max(axis=1)
+    ties = greedy_ties(q, mdp.legal, atol=0.0)
+    return {"q": q_dict(mdp, q), "v": v_dict(mdp, v), "policy": policy_dict(mdp, ties)}
 
 
 def _grid_lines(mdp: FiniteMDP, cell_text, width: int = 7) -> list[str]:

@@ -20,7 +20,7 @@ from qlearn.runs.folder import (
     table_arrays,
     write_figures,
 )
-from qlearn.textview import json_number, policy_dict, q_dict, v_dict
+from qlearn.textview import json_number, q_dict, table_dicts
 
 
 def reward_threshold(world: str | None) -> float | None:
@@ -47,7 +47,6 @@ def variant_name(cfg) -> str:
 def finite_report(run: DQNRun) -> dict[str, Any]:
     """On a finite world: the learned Q (mean over seeds) against the exact Q*."""
     from qlearn.judge import judge
-    from qlearn.mdp import greedy_ties
 
     mdp, sol = run.target.mdp, run.solution
     per_seed = []
@@ -66,9 +65,7 @@ def finite_report(run: DQNRun) -> dict[str, Any]:
         )
     q = run.q
     return {
-        "q": q_dict(mdp, q),
-        "v": v_dict(mdp, np.where(mdp.legal, q, -np.inf).max(axis=1)),
-        "policy": policy_dict(mdp, greedy_ties(q, mdp.legal, atol=0.0)),
+        **table_dicts(mdp, q),
         "q_star": q_dict(mdp, sol.q),
         "v_star_start": json_number(float(mdp.start @ sol.v)),
         "per_seed_finite": per_seed,

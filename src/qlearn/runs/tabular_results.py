@@ -10,7 +10,6 @@ import pandas as pd
 
 from qlearn.core.errors import QlearnError
 from qlearn.core.version import __version__
-from qlearn.mdp import greedy_ties
 from qlearn.runs.folder import (
     atomic_write_text,
     config_record,
@@ -22,7 +21,7 @@ from qlearn.runs.folder import (
 )
 from qlearn.runs.tensorboard import write_scalars
 from qlearn.tabular.train import TabularRun
-from qlearn.textview import json_number, policy_dict, q_dict, v_dict
+from qlearn.textview import json_number, q_dict, table_dicts, v_dict
 from qlearn.viz.run_figures import RunPictures
 
 
@@ -57,9 +56,7 @@ def summary(run: TabularRun) -> dict[str, Any]:
         out["v"] = v_dict(mdp, run.v)
         out["v_true"] = v_dict(mdp, run.v_reference)
     else:
-        out["q"] = q_dict(mdp, run.q)
-        out["v"] = v_dict(mdp, run.v)
-        out["policy"] = policy_dict(mdp, greedy_ties(run.q, mdp.legal, atol=0.0))
+        out.update(table_dicts(mdp, run.q))
     out.update(
         {
             "final_gap_mean": json_number(a.gaps[:, -1].mean()),
