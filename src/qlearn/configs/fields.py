@@ -132,6 +132,25 @@ def check_number(value: Any, name: str, low: float, high: float, hint: str,
         raise QlearnError(f"{name} must be in {bracket}{low:g}, {high:g}], got {value:g}; {hint}")
 
 
+def merge_options(
+    *layers: dict[str, Any], both: str = "give either a world name or --map FILE, not both"
+) -> dict[str, Any]:
+    """Options from layers, lowest first (tuned settings, a config file, the flags), each
+    overriding the ones before. A map file sets the world to None (it replaces the default
+    world too), a world named in a later layer clears an earlier map file; one layer
+    naming both is refused with ``both``."""
+    merged: dict[str, Any] = {}
+    for layer in layers:
+        if layer.get("map_file") is not None:
+            if layer.get("world") is not None:
+                raise QlearnError(both)
+            merged["world"] = None
+        elif "world" in layer and "map_file" in merged:
+            merged["map_file"] = None
+        merged.update(layer)
+    return merged
+
+
 def config_from_mapping(cls: type, data: dict[str, Any], source: str) -> Any:
     """Build a frozen config dataclass from a mapping (a YAML file, CLI flags).
 

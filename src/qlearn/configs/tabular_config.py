@@ -137,7 +137,3 @@ def validate_tabular(cfg: TabularConfig) -> None:
         )
     if cfg.world is None and cfg.map_file is None:
         raise QlearnError("no world given; name one (see `qlearn envs`) or pass --map FILE")
-
-
-# While the command line moves to qlearn.cli/, it still imports these from here.
-from qlearn.configs.fields import config_from_mapping, load_config_file  # noqa: E402,F401

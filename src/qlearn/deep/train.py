@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from qlearn.configs.dqn_config import DQNConfig, env_defaults
-from qlearn.configs.fields import config_from_mapping
+from qlearn.configs.fields import config_from_mapping, merge_options
 from qlearn.core.errors import QlearnError
 from qlearn.deep.chunks import Backend, ChunkRecord, History, make_dqn
 from qlearn.envs.registry import family_of, finite_mdp_of
@@ -71,10 +71,7 @@ def resolve_config(options: dict[str, Any], source: str = "the command line") ->
     map_file = options.get("map_file")
     if map_file is not None:
         world = None
-    family = family_of(world, map_file)
-    merged = {**env_defaults(world, family), **options}
-    if map_file is not None:
-        merged["world"] = None
+    merged = merge_options(env_defaults(world, family_of(world, map_file)), options)
     cfg = config_from_mapping(DQNConfig, merged, source)
     target = resolve_target(cfg)  # refuses impossible backends before anything is created
     if cfg.gamma is None:  # record the discount actually used
@@ -334,7 +331,7 @@ def train(env: Any = "CartPole-v1", **options: Any) -> DQNRun:
         if env is not None and "map_file" not in options:
             options["world"] = env
         return run(resolve_config(options, "qlearn.train"))
-    merged = {**env_defaults(mdp.name, "finite"), **options, "world": mdp.name}
+    merged = merge_options(env_defaults(mdp.name, "finite"), options, {"world": mdp.name})
     cfg = config_from_mapping(DQNConfig, merged, "qlearn.train")
     if cfg.gamma is None:
         cfg = cfg.replace(gamma=mdp.gamma)

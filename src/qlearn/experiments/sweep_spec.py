@@ -23,7 +23,7 @@ import numpy as np
 import yaml
 
 from qlearn.configs.dqn_config import DQNConfig
-from qlearn.configs.fields import WrongValue, check_int, coerce, scientific
+from qlearn.configs.fields import WrongValue, check_int, coerce, merge_options, scientific
 from qlearn.configs.kind import training_kind
 from qlearn.configs.tabular_config import TabularConfig
 from qlearn.core.errors import QlearnError
@@ -288,13 +288,8 @@ def _label(params: dict[str, Any]) -> str:
 
 def _complete(options: dict[str, Any]) -> dict[str, Any]:
     """A map file replaces the default world; giving both is an error."""
-    if options.get("map_file") is not None:
-        if options.get("world") is not None:
-            raise QlearnError(
-                f"give either world ({options['world']}) or map_file, not both; remove one"
-            )
-        return {**options, "world": None}
-    return options
+    both = f"give either world ({options.get('world')}) or map_file, not both; remove one"
+    return merge_options(options, both=both)
 
 
 def _check_worlds(configurations: list[Configuration]) -> None:

@@ -166,3 +166,18 @@ def read_summary(run_dir: Path) -> dict[str, Any]:
         raise QlearnError(f"{run_dir} is not a finished run folder (no summary.json)") from None
     except json.JSONDecodeError as exc:
         raise QlearnError(f"{path} is not valid JSON: {exc}") from None
+
+
+def learned_table(run_dir: str | Path, mdp: Any) -> np.ndarray:
+    """(S, A) the mean learned table (over seeds) of a finished run on a finite world,
+    tabular or DQN, checked against ``mdp``: the same states, the same actions."""
+    path = Path(run_dir) / "tables.npz"
+    if not path.exists():
+        raise QlearnError(
+            f"{run_dir} is not a finished run folder of a finite world (no tables.npz)"
+        )
+    tables = load_npz(path)
+    names = tuple(str(x) for x in tables.get("state_names", ()))
+    if names != mdp.state_names or tables["q"].shape[1:] != (mdp.n_states, mdp.n_actions):
+        raise QlearnError(f"the run in {run_dir} was trained on another world than {mdp.name}")
+    return tables["q"].mean(axis=0)

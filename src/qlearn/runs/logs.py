@@ -11,18 +11,18 @@ import pandas as pd
 
 from qlearn.core.errors import QlearnError
 from qlearn.mdp import FiniteMDP, Solution, greedy_ties, policy_return, solve, tie_policy
-from qlearn.tabular.offline import OfflineRun
 from qlearn.runs.folder import (
     atomic_write_bytes,
     atomic_write_text,
     config_record,
     dump_json,
     dump_yaml,
-    load_npz,
+    learned_table,
     save_npz,
     table_arrays,
     write_run_dir,
 )
+from qlearn.tabular.offline import OfflineRun
 
 
 def behaviour_policy(mdp: FiniteMDP, spec: str, solution: Solution | None = None) -> np.ndarray:
@@ -41,7 +41,7 @@ def behaviour_policy(mdp: FiniteMDP, spec: str, solution: Solution | None = None
     if kind == "optimal" and len(parts) == 1:
         return _greedy(solve(mdp).q if solution is None else solution.q, mdp)
     if kind == "greedy-from" and len(parts) >= 2:
-        return _greedy(_run_table(spec.split(":", 1)[1], mdp), mdp)
+        return _greedy(learned_table(spec.split(":", 1)[1], mdp), mdp)
     if kind == "epsilon" and len(parts) >= 2:
         try:
             eps = float(parts[1])
@@ -49,7 +49,7 @@ def behaviour_policy(mdp: FiniteMDP, spec: str, solution: Solution | None = None
             eps = -1.0
         if not 0 <= eps <= 1:
             raise QlearnError(f"--policy {spec!r}: epsilon must be in [0, 1], e.g. epsilon:0.2")
-        q = _run_table(parts[2], mdp) if len(parts) == 3 else solve(mdp).q
+        q = learned_table(parts[2], mdp) if len(parts) == 3 else solve(mdp).q
         return (1 - eps) * _greedy(q, mdp) + eps * uniform_legal
     raise QlearnError(
         f"unknown --policy {spec!r}; use random, optimal, epsilon:E, greedy-from:RUN "
@@ -63,32 +63,26 @@ def _greedy(q: np.ndarray, mdp: FiniteMDP) -> np.ndarray:
     return pol
 
 
-def _run_table(run_dir: str, mdp: FiniteMDP) -> np.ndarray:
-    """The mean learned table of a saved tabular run, checked against ``mdp``."""
-    path = Path(run_dir) / "tables.npz"
-    if not path.exists():
-        raise QlearnError(f"{run_dir} is not a finished tabular run folder (no tables.npz)")
-    tables = load_npz(path)
-    names = tuple(str(x) for x in tables.get("state_names", ()))
-    if names != mdp.state_names or tables["q"].shape[1:] != (mdp.n_states, mdp.n_actions):
-        raise QlearnError(f"the run in {run_dir} was trained on another world than {mdp.name}")
-    return tables["q"].mean(axis=0)
-
-
-def write_log(log: pd.DataFrame, path: Path) -> Path:
-    """Write a log as CSV or Parquet (by extension), atomically."""
+def check_log_path(path: str | Path) -> Path:
+    """``path`` as a Path, refused unless it names a CSV or Parquet file: callers check
+    before rolling anything out, so a bad name costs no work."""
     path = Path(path)
-    suffix = path.suffix.lower()
-    if suffix == ".csv":
+    if path.suffix.lower() not in (".csv", ".parquet", ".pq"):
+        raise QlearnError(f"--out {str(path)!r}: use a .csv or .parquet file name")
+    return path
+
+
+def write_log(log: pd.DataFrame, path: str | Path) -> Path:
+    """Write a log as CSV or Parquet (by extension), atomically."""
+    path = check_log_path(path)
+    if path.suffix.lower() == ".csv":
         data = log.to_csv(index=False, float_format="%.17g").encode()
-    elif suffix in (".parquet", ".pq"):
+    else:
         import io
 
         buf = io.BytesIO()
         log.to_parquet(buf, index=False)
         data = buf.getvalue()
-    else:
-        raise QlearnError(f"--out {str(path)!r}: use a .csv or .parquet file name")
     atomic_write_bytes(path, data)
     return path
 

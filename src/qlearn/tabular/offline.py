@@ -96,6 +96,10 @@ def collect(
     mdp: FiniteMDP, policy: np.ndarray, episodes: int, seed: int = 0, max_steps: int | None = None
 ) -> pd.DataFrame:
     """Play a fixed policy for ``episodes`` episodes and return its log (one row per step)."""
+    if max_steps is not None and max_steps < 1:
+        raise QlearnError(f"--max-steps must be at least 1, got {max_steps}")
+    if seed < 0:
+        raise QlearnError(f"--seed must be at least 0, got {seed}")
     if isinstance(episodes, bool) or not isinstance(episodes, int) or episodes < 1:
         raise QlearnError(f"episodes must be a positive integer, got {episodes!r}")
     ep, step, s, a, r, s2, done = _roll_out(
