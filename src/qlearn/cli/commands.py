@@ -16,8 +16,8 @@ import typer
 # Typer 0.29 vendors Click; its exceptions live here (the version is pinned).
 from typer._click.exceptions import ClickException, UsageError
 
-from qlearn.cli import options as opt
-from qlearn.cli import show
+import qlearn.cli.options as opt
+import qlearn.cli.show as show
 from qlearn.cli.progress import Status, episode_bar, step_bar
 from qlearn.configs.dqn_config import DQNConfig
 from qlearn.configs.tabular_config import TabularConfig
@@ -152,6 +152,7 @@ def train(
     """Train a learner (tabular, or DQN with --algo dqn), print what it learned, and
     write a run folder."""
     from qlearn.runs import job
+    from qlearn.runs.folder import saved_config
 
     if checkpoint_every is not None and checkpoint_every < 1:
         raise QlearnError(f"--checkpoint-every must be at least 1, got {checkpoint_every}")
@@ -170,7 +171,7 @@ def train(
     if resume is not None:
         opt.refuse_with_resume(given, config, resume)
         run_dir = resume
-        cfg = job.resume_config(run_dir, kind)
+        cfg = saved_config(run_dir, kind)
     else:
         cfg = opt.training_config(kind, given, config)
         if plot and kind == "tabular" and not cfg.snapshots:  # the glow spreading back

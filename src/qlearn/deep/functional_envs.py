@@ -15,9 +15,6 @@ true last observation of every episode.
 
 from __future__ import annotations
 
-import importlib
-import sys
-import types
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, NamedTuple
@@ -27,6 +24,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from qlearn.core.errors import QlearnError
+from qlearn.envs.gymnax_loader import import_gymnax
 from qlearn.envs.registry import GYMNAX_ENVS
 from qlearn.mdp import FiniteMDP
 
@@ -55,47 +53,13 @@ class FunctionalEnv:
     """The MDP behind a finite world (for exact Q* and one-hot probing)."""
 
 
-class _Deferred(types.ModuleType):
-    """Stands in for a module while gymnax imports; the real one loads on first use."""
-
-    def __getattr__(self, name: str) -> Any:
-        if sys.modules.get(self.__name__) is self:
-            del sys.modules[self.__name__]
-        return getattr(importlib.import_module(self.__name__), name)
-
-
-#: Imported by gymnax's package for plotting a few environments it never renders here;
-#: deferred, they cut its import from about 2 s to 0.3 s.
-_GYMNAX_PLOTTING = ("seaborn", "matplotlib.pyplot")
-
-
-def _import_gymnax():
-    if "gymnax" in sys.modules:
-        return sys.modules["gymnax"]
-    stubs = {}
-    for name in _GYMNAX_PLOTTING:
-        if name not in sys.modules:
-            stubs[name] = sys.modules[name] = _Deferred(name)
-    try:
-        import gymnax
-    except ImportError as exc:  # pragma: no cover - gymnax is a pinned dependency
-        raise QlearnError(
-            f"the gymnax environments need gymnax and six ({exc}); reinstall qlearn"
-        ) from None
-    finally:
-        for name, stub in stubs.items():
-            if sys.modules.get(name) is stub:
-                del sys.modules[name]
-    return gymnax
-
-
 def gymnax_env(env_id: str) -> FunctionalEnv:
     """One of gymnax's environments (see :data:`GYMNAX_ENVS`) as a FunctionalEnv."""
     if env_id not in GYMNAX_ENVS:
         raise QlearnError(
             f"{env_id!r} is not a compiled environment; choose one of {', '.join(GYMNAX_ENVS)}"
         )
-    env, params = _import_gymnax().make(env_id)
+    env, params = import_gymnax().make(env_id)
     n_actions = int(env.num_actions)
     obs_space = env.observation_space(params)
     obs_shape = tuple(int(d) for d in obs_space.shape)

@@ -69,9 +69,9 @@ def _dqn_params(run_dir: Path, cfg, backend, best: bool) -> tuple[Any, str]:
 
 def _evaluate_dqn(run_dir: Path, episodes, epsilon, seed: int, best: bool) -> dict[str, Any]:
     from qlearn.deep.train import make_backend, resolve_target
-    from qlearn.runs.job import resume_config
+    from qlearn.runs.folder import saved_config
 
-    cfg = resume_config(run_dir, "dqn")
+    cfg = saved_config(run_dir, "dqn")
     cfg = cfg.replace(
         eval_episodes=episodes or cfg.eval_episodes,
         eval_epsilon=cfg.eval_epsilon if epsilon is None else epsilon,
@@ -90,10 +90,10 @@ def _evaluate_tabular(run_dir: Path, episodes: int, epsilon: float, seed: int) -
     from qlearn.envs.finite import FiniteEnv
     from qlearn.judge import greedy_return
     from qlearn.mdp import tie_policy
-    from qlearn.runs.job import resume_config
+    from qlearn.runs.folder import saved_config
     from qlearn.tabular.train import world_of
 
-    cfg = resume_config(run_dir, "tabular")
+    cfg = saved_config(run_dir, "tabular")
     if cfg.algo == "td0":
         raise QlearnError("td0 evaluates a fixed policy and learns none; nothing to evaluate")
     path = run_dir / "tables.npz"

@@ -231,11 +231,10 @@ def pictures_of(run: DQNRun) -> DQNPictures:
 def load_pictures(run_dir: Path) -> DQNPictures:
     """The pictures of a saved DQN run folder, from its files alone (nothing trains)."""
     from qlearn.deep.train import resolve_target
-    from qlearn.runs.folder import load_npz
-    from qlearn.runs.job import resume_config
+    from qlearn.runs.folder import load_npz, saved_config
 
     run_dir = Path(run_dir)
-    cfg = resume_config(run_dir, "dqn")
+    cfg = saved_config(run_dir, "dqn")
     try:
         evals = pd.read_csv(run_dir / "evals.csv")
     except FileNotFoundError:

@@ -21,6 +21,9 @@ from typing import Any
 import numpy as np
 import yaml
 
+from qlearn.configs.dqn_config import DQNConfig
+from qlearn.configs.fields import config_from_mapping
+from qlearn.configs.tabular_config import TabularConfig
 from qlearn.core.errors import QlearnError
 from qlearn.core.version import __version__
 
@@ -156,6 +159,21 @@ def read_config(run_dir: Path) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise QlearnError(f"{path} must hold a mapping of options")
     return data
+
+
+#: The config class of each kind of training run folder.
+CONFIG_CLASSES: dict[str, type] = {"tabular": TabularConfig, "dqn": DQNConfig}
+
+
+def saved_config(run_dir: Path, kind: str | None = None) -> TabularConfig | DQNConfig:
+    """The config a run folder was started with; ``kind`` refuses a folder of another kind."""
+    data = read_config(run_dir)
+    found = data.get("kind", "tabular")
+    if found not in CONFIG_CLASSES or (kind is not None and found != kind):
+        raise QlearnError(
+            f"{run_dir} is not a {'DQN' if kind == 'dqn' else kind or 'training'} run"
+        )
+    return config_from_mapping(CONFIG_CLASSES[found], data, str(Path(run_dir) / "config.yaml"))
 
 
 def read_summary(run_dir: Path) -> dict[str, Any]:

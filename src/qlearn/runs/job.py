@@ -22,7 +22,6 @@ from typing import Any
 import numpy as np
 
 from qlearn.configs.dqn_config import DQNConfig
-from qlearn.configs.fields import config_from_mapping
 from qlearn.configs.tabular_config import TabularConfig
 from qlearn.core.errors import Interrupted, QlearnError
 from qlearn.runs.folder import (
@@ -31,7 +30,6 @@ from qlearn.runs.folder import (
     dump_json,
     dump_yaml,
     load_npz,
-    read_config,
     save_npz,
     write_run_dir,
 )
@@ -41,8 +39,6 @@ CHECKPOINT = "checkpoint.npz"
 #: Called after every chunk with (episodes or environment steps done per seed, the total,
 #: and the state so far: the tabular run arrays or the DQN history).
 Progress = Callable[[int, int, Any], None]
-
-CONFIG_CLASSES: dict[str, type] = {"tabular": TabularConfig, "dqn": DQNConfig}
 
 
 def kind_of(cfg: TabularConfig | DQNConfig) -> str:
@@ -60,17 +56,6 @@ def start(cfg: TabularConfig | DQNConfig, run_dir: Path) -> Path:
         run_dir / "config.yaml", dump_yaml(config_record(kind_of(cfg), cfg.to_dict()))
     )
     return run_dir
-
-
-def resume_config(run_dir: Path, kind: str | None = None) -> TabularConfig | DQNConfig:
-    """The config a run folder was started with; ``kind`` refuses a folder of another kind."""
-    data = read_config(run_dir)
-    found = data.get("kind", "tabular")
-    if found not in CONFIG_CLASSES or (kind is not None and found != kind):
-        raise QlearnError(
-            f"{run_dir} is not a {'DQN' if kind == 'dqn' else kind or 'training'} run"
-        )
-    return config_from_mapping(CONFIG_CLASSES[found], data, str(Path(run_dir) / "config.yaml"))
 
 
 def _save_checkpoint(run_dir: Path, arrays: dict[str, np.ndarray]) -> None:
