@@ -89,6 +89,28 @@ def compare(env: "FiniteEnv | FiniteMDP | str" = "cliff", **options):
     return run_comparison(env if isinstance(env, str) else as_mdp(env), **options)
 
 
+def plan(env: "FiniteEnv | FiniteMDP | str" = "classic", *, q="exact", planner="mcts",
+         simulations=16, **settings):  # fmt: skip
+    """Plan with a value table from every start state and judge it against Q* (see
+    :mod:`qlearn.experiments.plan`). ``q`` is a table (S, A) such as ``run.q``,
+    ``"exact"``, ``"zero"`` (or None: no knowledge), or a finished run folder; ``planner``
+    and ``simulations`` take one value or several. The other settings are the fields of
+    :class:`~qlearn.experiments.plan.PlanSettings`. Returns a ``PlanResult``: ``.table``
+    (one row per planner and budget) and ``.per_state`` (each start state's regret)."""
+    import numpy as np
+
+    from qlearn.experiments.plan import PlanSettings, plan_with
+    from qlearn.experiments.plan import plan as run_plan
+
+    planners = (planner,) if isinstance(planner, str) else tuple(planner)
+    budgets = (simulations,) if isinstance(simulations, int) else tuple(simulations)
+    config = PlanSettings(planners=planners, simulations=budgets, **settings)
+    mdp = as_mdp(env)
+    if q is None or isinstance(q, str):
+        return plan_with(mdp, "zero" if q is None else q, config)
+    return run_plan(mdp, np.asarray(q, dtype=float), config, "table")
+
+
 def sweep(spec, *, ray: str | None = None, workers: int | None = None):
     """Run a sweep (a spec file, a mapping in the spec format, or a SweepSpec).
 
@@ -148,6 +170,7 @@ __all__ = [
     "load_world",
     "make",
     "parse_map",
+    "plan",
     "policy_return",
     "save_png",
     "solve",

@@ -9,7 +9,7 @@ import yaml
 from conftest import run_cli, run_json
 
 from qlearn import cli
-from qlearn.cli.commands import _optional_ray_address
+from qlearn.cli.options import optional_ray_address
 from qlearn.core.errors import QlearnError
 from qlearn.core.stats import iqm
 from qlearn.experiments import sweep as sweep_module
@@ -178,7 +178,7 @@ def test_missing_ray_gives_one_line_with_the_fix(monkeypatch):
 
 
 def test_a_bare_ray_flag_means_a_local_ray_instance():
-    fix = _optional_ray_address
+    fix = optional_ray_address
     assert fix(["sweep", "s.yaml", "--ray"]) == ["sweep", "s.yaml", "--ray", "local"]
     assert fix(["sweep", "s.yaml", "--ray", "--json"])[3] == "local"
     assert fix(["sweep", "--ray", "s.yaml"]) == ["sweep", "--ray", "local", "s.yaml"]

@@ -19,8 +19,6 @@ from typer._click.exceptions import ClickException, UsageError
 import qlearn.cli.options as opt
 import qlearn.cli.show as show
 from qlearn.cli.progress import Status, episode_bar, step_bar
-from qlearn.configs.dqn_config import DQNConfig
-from qlearn.configs.tabular_config import TabularConfig
 from qlearn.core.errors import Interrupted, QlearnError
 
 app = typer.Typer(
@@ -152,7 +150,7 @@ def train(
     """Train a learner (tabular, or DQN with --algo dqn), print what it learned, and
     write a run folder."""
     from qlearn.runs import job
-    from qlearn.runs.folder import saved_config
+    from qlearn.runs.folder import saved_config, training_run_dir
 
     if checkpoint_every is not None and checkpoint_every < 1:
         raise QlearnError(f"--checkpoint-every must be at least 1, got {checkpoint_every}")
@@ -176,7 +174,7 @@ def train(
         cfg = opt.training_config(kind, given, config)
         if plot and kind == "tabular" and not cfg.snapshots:  # the glow spreading back
             cfg = cfg.replace(snapshots=tuple(e for e in (1, 50, 500) if e <= cfg.episodes))
-        run_dir = out_dir or _new_run_dir(runs_root, cfg)
+        run_dir = out_dir or training_run_dir(runs_root, cfg)
         job.start(cfg, run_dir)
     bar = episode_bar if kind == "tabular" else step_bar
     with bar(enabled=not (quiet or json_out)) as progress:
@@ -189,23 +187,12 @@ def train(
     (show.print_tabular if kind == "tabular" else show.print_dqn)(run, info)
 
 
-def _new_run_dir(root: Path, cfg: TabularConfig | DQNConfig) -> Path:
-    """A new folder under ``root`` named after the world (or map) and the algorithm."""
-    from qlearn.runs.folder import new_run_dir
-
-    name = Path(cfg.map_file).stem if cfg.map_file else str(cfg.world).replace("/", "-")
-    return new_run_dir(root, f"{name}-{cfg.algo}")
-
-
 def _train_from_log(
     given: dict[str, Any], log_path: Path, passes: int, out_dir: Path | None, runs_root: Path,
     json_out: bool,
 ) -> None:  # fmt: skip
     """``train --from-log``: learn a table from logged transitions alone."""
-    from qlearn.runs.folder import new_run_dir
-    from qlearn.runs.logs import offline_summary, read_log, write_offline_run
-    from qlearn.tabular.offline import check_log, learn_from_log
-    from qlearn.tabular.train import world_of
+    from qlearn.runs.logs import learn_from_log_file
 
     allowed = {"world", "map_file", "algo", "alpha", "gamma", "q_init", "seed"}
     extra = sorted(set(given) - allowed)
@@ -215,17 +202,10 @@ def _train_from_log(
             "(it takes --algo, --alpha, --gamma, --q-init, --seed, --passes)"
         )
     cfg = opt.training_config("tabular", given, None)
-    mdp = world_of(cfg)
-    log = check_log(read_log(log_path), mdp, source=str(log_path))
     with Status("learning from the log", quiet=json_out):
-        run = learn_from_log(mdp, log, algo=cfg.algo, alpha=cfg.alpha, passes=passes,
-                             q_init=cfg.q_init, seed=cfg.seed)  # fmt: skip
-    target = out_dir or new_run_dir(runs_root, f"{mdp.name}-{cfg.algo}-offline")
-    info = {**offline_summary(run, str(log_path)), "run_dir": str(target)}
-    config = {"world": cfg.world, "map_file": cfg.map_file, "algo": cfg.algo, "alpha": cfg.alpha,
-              "gamma": cfg.gamma, "q_init": cfg.q_init, "seed": cfg.seed, "passes": passes,
-              "from_log": str(log_path)}  # fmt: skip
-    write_offline_run(run, target, info, config)
+        run, info = learn_from_log_file(
+            cfg, log_path, passes, out_dir or runs_root, out_dir is None
+        )
     if json_out:
         show.print_json(info)
         return
@@ -352,6 +332,54 @@ def plot(run_dir: opt.PlotRunDirArg, json_out: opt.Json = False) -> None:
     show.print_paths(written)
 
 
+@app.command()
+def plan(
+    world: opt.WorldArg = None,
+    map_file: opt.Map = None,
+    planner: opt.Planner = "greedy,mcts",
+    simulations: opt.Simulations = "16",
+    from_run: opt.FromRun = None,
+    q: opt.QSource = None,
+    prior: opt.Prior = "learned",
+    leaf: opt.Leaf = "learned",
+    temperature: opt.PriorTemperature = 1.0,
+    episodes: opt.PlanEpisodes = 1,
+    seeds: opt.PlanSeeds = 1,
+    seed: opt.PlanSeed = 0,
+    start: opt.Start = None,
+    max_steps: opt.PlanMaxSteps = None,
+    gamma: opt.Gamma = None,
+    step_reward: opt.StepReward = None,
+    slip: opt.Slip = None,
+    out_dir: opt.RunDir = None,
+    runs_root: opt.Runs = Path("runs"),
+    json_out: opt.Json = False,
+) -> None:
+    """Plan with a value table (MCTS, Gumbel MuZero, A*, Q* search) from every start
+    state, judged by its regret against the exact optimum."""
+    from qlearn.envs.registry import load_world
+    from qlearn.experiments.plan import PlanSettings, plan_summary, plan_with, run_label
+    from qlearn.experiments.plan_run import write_plan_run
+    from qlearn.runs.folder import new_run_dir
+
+    source = opt.value_source(from_run, q)
+    settings = PlanSettings(
+        planners=tuple(p.strip() for p in planner.split(",") if p.strip()),
+        simulations=opt.int_list(simulations, "--simulations"), episodes=episodes, seeds=seeds,
+        seed=seed, prior=prior, leaf=leaf, temperature=temperature, horizon=max_steps,
+        start=start,
+    )  # fmt: skip
+    mdp = load_world(world, map_file=map_file, gamma=gamma, step_reward=step_reward, slip=slip)
+    with Status("planning", quiet=json_out):
+        result = plan_with(mdp, source, settings)
+    target = out_dir or new_run_dir(runs_root, f"{mdp.name.replace(':', '-')}-plan")
+    info = {**plan_summary(result), "value_label": run_label(source), "run_dir": str(target)}
+    world_record = {"world": world, "map_file": str(map_file) if map_file else None,
+                    "gamma": gamma, "step_reward": step_reward, "slip": slip}  # fmt: skip
+    write_plan_run(result, target, info, world_record)
+    show.print_json(info) if json_out else show.print_plan(info)
+
+
 @app.command(name="eval")
 def eval_run(
     run_dir: opt.EvaluateRunDirArg,
@@ -394,9 +422,6 @@ def tour(
     show.print_tour(target)
 
 
-RAY_LOCAL = "local"
-
-
 @app.command()
 def sweep(
     spec_file: opt.SpecFileArg,
@@ -435,22 +460,9 @@ def sweep(
     show.print_sweep(result, info)
 
 
-def _optional_ray_address(argv: list[str]) -> list[str]:
-    """Let ``--ray`` stand alone (a local Ray instance): the bundled Click has no options
-    with optional values, so a bare ``--ray`` gets the value ``local`` here."""
-    fixed = []
-    for i, arg in enumerate(argv):
-        fixed.append(arg)
-        if arg == "--ray" and "sweep" in argv[:i]:
-            after = argv[i + 1] if i + 1 < len(argv) else None
-            if after is None or after.startswith("-") or after.endswith((".yaml", ".yml")):
-                fixed.append(RAY_LOCAL)
-    return fixed
-
-
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the app, turning bad input into one line and exit status 2."""
-    argv = _optional_ray_address(sys.argv[1:] if argv is None else list(argv))
+    argv = opt.optional_ray_address(sys.argv[1:] if argv is None else list(argv))
     try:
         code = app(args=argv, prog_name="qlearn", standalone_mode=False)
     except QlearnError as exc:

@@ -153,6 +153,54 @@ Window = Annotated[
 # Options of plot
 PlotRunDirArg = Annotated[Path, typer.Argument(help="A run folder written by qlearn.")]
 
+# Options of plan
+Planner = Annotated[
+    str,
+    typer.Option(help="greedy, mcts, gumbel, astar, dijkstra or qstar; several: greedy,mcts."),
+]
+Simulations = Annotated[str, typer.Option(help="MCTS simulations per decision; several: 4,16,64.")]
+FromRun = Annotated[
+    Path | None, typer.Option("--from", help="A finished run folder: plan with its learned Q.")
+]
+QSource = Annotated[
+    str | None, typer.Option("--q", help="exact (Q*, an upper bound) or zero (no knowledge).")
+]
+Prior = Annotated[str, typer.Option(help="learned (softmax of Q) or uniform.")]
+Leaf = Annotated[str, typer.Option(help="learned (max Q) or zero.")]
+PriorTemperature = Annotated[float, typer.Option(help="Temperature of the learned prior.")]
+PlanEpisodes = Annotated[int, typer.Option(help="Episodes per start state and seed.")]
+PlanSeeds = Annotated[int, typer.Option(help="Independent seeds of the search and the world.")]
+PlanSeed = Annotated[int, typer.Option(help="First seed.")]
+Start = Annotated[str | None, typer.Option(help="Only this start cell, e.g. (1,1).")]
+PlanMaxSteps = Annotated[
+    int | None, typer.Option(help="Decisions per episode (default: the world's, <= 4 per state).")
+]
+
+
+def value_source(run: Path | None, q: str | None) -> str:
+    """``exact``, ``zero`` or a run folder: exactly one of --from RUN and --q."""
+    if (run is None) == (q is None):
+        raise QlearnError(
+            "give the values to plan with: --from RUN (a finished run), --q exact or --q zero"
+        )
+    if q is not None and q not in ("exact", "zero"):
+        raise QlearnError(f"--q must be exact or zero, got {q!r}; or give --from RUN")
+    return str(run) if run is not None else q
+
+
+def int_list(text: str, option: str) -> tuple[int, ...]:
+    """``"4,16,64"`` as whole numbers (refused in one line otherwise)."""
+    try:
+        values = tuple(int(x) for x in text.split(",") if x.strip())
+    except ValueError:
+        raise QlearnError(
+            f"cannot read {option} {text!r}; write whole numbers like 4,16,64"
+        ) from None
+    if not values:
+        raise QlearnError(f"{option} needs at least one number, e.g. 16")
+    return values
+
+
 # Options of eval
 EvaluateRunDirArg = Annotated[Path, typer.Argument(help="A run folder written by qlearn train.")]
 EvaluateEpisodes = Annotated[
@@ -324,3 +372,16 @@ def training_config(
     cfg = config_from_mapping(TabularConfig, options, source)
     world_of(cfg)  # refuse an unknown world before creating the run folder
     return cfg
+
+
+def optional_ray_address(argv: list[str]) -> list[str]:
+    """Let ``--ray`` stand alone (a local Ray instance): the bundled Click has no options
+    with optional values, so a bare ``--ray`` gets the value ``local`` here."""
+    fixed = []
+    for i, arg in enumerate(argv):
+        fixed.append(arg)
+        if arg == "--ray" and "sweep" in argv[:i]:
+            after = argv[i + 1] if i + 1 < len(argv) else None
+            if after is None or after.startswith("-") or after.endswith((".yaml", ".yml")):
+                fixed.append("local")
+    return fixed

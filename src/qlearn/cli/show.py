@@ -288,6 +288,30 @@ def print_comparison(info: dict[str, Any]) -> None:
     out.print(f"run folder: {info['run_dir']}")
 
 
+def print_plan(info: dict[str, Any]) -> None:
+    """``qlearn plan``: one row per planner and budget, regret first."""
+    out.print(
+        f"[bold]{info['world']}[/bold], guided by {info['value_label']}: "
+        f"{info['start_states']} start states x {info['episodes']} episodes x "
+        f"{info['seeds']} seeds"
+    )
+    header = ["planner", "sims", "regret", "95% CI", "success", "return", "decisions/s",
+              "expanded", "generated", "optimal paths"]  # fmt: skip
+    rows = []
+    for r in info["results"]:
+        paths = "nodes_expanded" in r
+        rows.append([
+            r["planner"], str(r["simulations"] or ""), num(r["regret_mean"]), ci(r["regret_ci"]),
+            f"{r['success_rate']:.0%}", num(r["mean_return"]), f"{r['decisions_per_s']:,.0f}",
+            num(r["nodes_expanded"]) if paths else "", num(r["nodes_generated"]) if paths else "",
+            f"{r['optimal_path_share']:.0%}" if paths else "",
+        ])  # fmt: skip
+    print_unwrapped(table(header, rows))
+    out.print("regret: (V*(s) - G(s)) / (V*(s) - V_min(s)), mean over start states (0: optimal)")
+    out.print(f"figure: {info['run_dir']}/plan.png")
+    out.print(f"run folder: {info['run_dir']}")
+
+
 def print_paths(paths: list[Path]) -> None:
     """One written file per line."""
     for path in paths:

@@ -11,6 +11,7 @@ import gymnasium as gym
 from qlearn.core.errors import QlearnError
 from qlearn.envs.finite import FiniteEnv, mdp_from_toy_text
 from qlearn.envs.grid import grid_mdp, load_map, parse_map
+from qlearn.envs.maze import is_maze, maze_map
 from qlearn.mdp import FiniteMDP
 
 #: Default discount for Gymnasium worlds, which do not define one.
@@ -84,6 +85,8 @@ def load_world(
     if name in _builtin_files():
         gmap = parse_map(_builtin_text(name), name).with_params(gamma, step_reward, slip)
         return grid_mdp(gmap)
+    if is_maze(name):
+        return grid_mdp(maze_map(name).with_params(gamma, step_reward, slip))
     from qlearn.envs.special import SPECIAL_WORLDS
 
     if name in SPECIAL_WORLDS:
@@ -106,7 +109,8 @@ def load_world(
         return mdp.with_gamma(gamma)
     raise QlearnError(
         f"unknown world {name!r}; choose one of {', '.join(builtin_worlds())}, "
-        f"a Gymnasium id such as FrozenLake-v1, or --map FILE"
+        f"a maze such as maze:15x15:seed=1, a Gymnasium id such as FrozenLake-v1, "
+        "or --map FILE"
     )
 
 
@@ -170,8 +174,9 @@ def finite_mdp_of(
     """The MDP of a qlearn world, map file or toy_text id; None if it is not finite."""
     if map_file is not None:
         return load_world(None, map_file=map_file, gamma=gamma)
-    gym_id = resolve_gym_id(world) if world else None
-    if world in builtin_worlds() or (gym_id is not None and gym_id in toy_text_ids()):
+    gym_id = resolve_gym_id(world) if world and not is_maze(world) else None
+    finite_name = world in builtin_worlds() or is_maze(world)
+    if finite_name or (gym_id is not None and gym_id in toy_text_ids()):
         return load_world(world, gamma=gamma)
     return None
 

@@ -65,6 +65,12 @@ def new_run_dir(root: str | Path, label: str) -> Path:
     return candidate
 
 
+def training_run_dir(root: Path, cfg: TabularConfig | DQNConfig) -> Path:
+    """A new folder under ``root`` named after the world (or map) and the algorithm."""
+    name = Path(cfg.map_file).stem if cfg.map_file else str(cfg.world).replace("/", "-")
+    return new_run_dir(root, f"{name}-{cfg.algo}")
+
+
 def write_run_dir(final: Path, fill: Callable[[Path], None]) -> Path:
     """Create ``final`` by filling a temporary sibling folder and renaming it into place."""
     final = Path(final)

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from qlearn.configs.tabular_config import TabularConfig
 from qlearn.core.errors import QlearnError
 from qlearn.mdp import FiniteMDP, Solution, greedy_ties, policy_return, solve, tie_policy
 from qlearn.runs.folder import (
@@ -18,6 +19,7 @@ from qlearn.runs.folder import (
     dump_json,
     dump_yaml,
     learned_table,
+    new_run_dir,
     save_npz,
     table_arrays,
     write_run_dir,
@@ -174,3 +176,24 @@ def write_offline_run(run: OfflineRun, out: Path, info: dict[str, Any],
         atomic_write_text(folder / "summary.json", dump_json(info))
 
     return write_run_dir(out, fill)
+
+
+def learn_from_log_file(cfg: TabularConfig, log_path: Path, passes: int, out: Path,
+                        new_folder: bool = False) -> tuple[OfflineRun, dict[str, Any]]:  # fmt: skip
+    """``qlearn train --from-log``: read and check the log against ``cfg``'s world, learn
+    from it alone, and write the run folder at ``out`` (with ``new_folder``: a new folder
+    under ``out``). Returns the run and its summary."""
+    from qlearn.tabular.offline import check_log, learn_from_log
+    from qlearn.tabular.train import world_of
+
+    mdp = world_of(cfg)
+    log = check_log(read_log(log_path), mdp, source=str(log_path))
+    run = learn_from_log(mdp, log, algo=cfg.algo, alpha=cfg.alpha, passes=passes,
+                         q_init=cfg.q_init, seed=cfg.seed)  # fmt: skip
+    target = new_run_dir(out, f"{mdp.name}-{cfg.algo}-offline") if new_folder else out
+    info = {**offline_summary(run, str(log_path)), "run_dir": str(target)}
+    config = {"world": cfg.world, "map_file": cfg.map_file, "algo": cfg.algo, "alpha": cfg.alpha,
+              "gamma": cfg.gamma, "q_init": cfg.q_init, "seed": cfg.seed, "passes": passes,
+              "from_log": str(log_path)}  # fmt: skip
+    write_offline_run(run, target, info, config)
+    return run, info
