@@ -90,6 +90,10 @@ def print_envs(worlds: dict[str, str], gym_ids: list[str], compiled: list[str]) 
     out.print("Built-in worlds (solve, train, explain; also --map FILE):")
     for name, description in worlds.items():
         out.print(f"  {name:<15} {description}")
+    out.print(
+        "  maze:WxH[:seed=K][:slip=P]  A seeded random maze (odd W, H >= 5): -1 per step, "
+        "the goal top right ends it."
+    )
     out.print("\nGymnasium worlds read as finite MDPs through env.P:")
     out.print("  " + ", ".join(gym_ids))
     out.print("\nDeep Q-networks (qlearn train ENV; --algo dqn on the worlds above):")
