@@ -111,6 +111,7 @@ def test_train_prints_the_table_and_greedy_arrows(tmp_path):
     [
         (["solve", "narnia"], "unknown world 'narnia'"),
         (["train", "classic", "--algo", "magic"], "unknown algorithm 'magic'"),
+        (["train", "classic", "--algo", "nosuch"], "td0, or dqn (deep Q-networks)"),
         (["train", "classic", "--alpha", "1.5"], "alpha must be in (0, 1]"),
         (["train", "classic", "--alpha", "0"], "alpha must be in (0, 1]"),
         (["train", "classic", "--gamma", "-0.1"], "gamma must be in [0, 1]"),
@@ -156,3 +157,20 @@ def test_envs_lists_worlds_and_gymnasium_ids():
     data = run_json("envs")
     assert {"classic", "cliff", "frozenlake4x4", "frozenlake8x8"} <= set(data["worlds"])
     assert "FrozenLake-v1" in data["gymnasium_finite"]
+
+
+def test_a_wrong_value_in_the_config_file_is_reported_even_when_a_flag_overrides_it(tmp_path):
+    (tmp_path / "c.yaml").write_text("episodes: many\n")
+    proc = run_cli("train", "classic", "--config", str(tmp_path / "c.yaml"), "--episodes", "20",
+                   "--out", str(tmp_path / "r"))  # fmt: skip
+    assert proc.returncode == 2 and "option 'episodes' in config file" in proc.stderr
+    assert not (tmp_path / "r").exists()
+
+
+def test_slip_on_a_world_without_ice_warns_in_one_line_and_the_run_goes_on(tmp_path):
+    proc = run_cli("train", "classic", "--slip", "2/3", "--episodes", "20", "--quiet",
+                   "--out", str(tmp_path / "r"))  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert (
+        proc.stderr.strip() == "warning: slip 2/3 does nothing on classic: it has no slippery cells"
+    )

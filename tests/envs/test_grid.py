@@ -1,10 +1,13 @@
 """Grid maps: parsing, conventions, dynamics and clear errors."""
 
+import warnings
+from fractions import Fraction
+
 import numpy as np
 import pytest
 
 import qlearn
-from qlearn.core.errors import QlearnError
+from qlearn.core.errors import QlearnError, QlearnWarning
 from qlearn.envs.grid import grid_mdp, parse_map
 
 
@@ -87,6 +90,9 @@ def test_bare_grid_file_uses_the_default_legend(tmp_path):
         ("gamma: 2\ngrid: |\n  S.G", "gamma must be in [0, 1]"),
         ("slip: 1.5\ngrid: |\n  S.G", "'slip' must be in [0, 1]"),
         ("legend:\n  X: {kind: lava}\ngrid: |\n  SXG", "kind 'lava'"),
+        ("name: [unclosed\ngrid: |\n  S.G", "not valid YAML at line 2: expected ','"),
+        ("name: x\ngrid: |\n  S.G\n legend: 3", "not valid YAML at line 4"),
+        ("name: x\ngamma: 0.9\n", "YAML without a 'grid' key"),
     ],
 )
 def test_malformed_maps_are_refused_with_a_clear_message(text, message):
@@ -106,3 +112,12 @@ def test_gymnasium_env_steps_like_the_mdp():
     assert env.mdp.state_names[s] == "(3,3)" and r == 0 and not terminated
     s, r, terminated, _, _ = env.step(env.mdp.action_index("E"))
     assert (r, terminated) == (1.0, True)
+
+
+def test_slip_on_a_world_without_ice_is_a_warning_and_the_map_still_loads():
+    gmap = parse_map("S.G")
+    with pytest.warns(QlearnWarning, match="slip 2/3 does nothing on map"):
+        assert gmap.with_params(slip="2/3").slip == Fraction(2, 3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        parse_map("SFG").with_params(slip="1/2")  # ice: no warning

@@ -79,8 +79,10 @@ def test_an_address_nothing_listens_on_fails_fast_in_one_line(tmp_path):
     spec = tmp_path / "s.yaml"
     spec.write_text("world: classic\nfixed: {episodes: 5}\nseeds: 1\n")
     proc = run_cli("sweep", str(spec), "--ray", "127.0.0.1:1", "--sweeps", str(tmp_path / "sw"))
-    assert proc.returncode == 2 and proc.stderr.count("\n") == 1
-    assert "cannot reach a Ray cluster at 127.0.0.1:1" in proc.stderr
+    # what the sweep would train, then the one-line error
+    counted, error = proc.stderr.splitlines()
+    assert proc.returncode == 2 and counted == "sweep s: 1 configurations x 1 seeds"
+    assert error.startswith("error: cannot reach a Ray cluster at 127.0.0.1:1")
     assert not (tmp_path / "sw").exists()
 
 

@@ -176,6 +176,7 @@ def train(
             cfg = cfg.replace(snapshots=tuple(e for e in (1, 50, 500) if e <= cfg.episodes))
         run_dir = out_dir or training_run_dir(runs_root, cfg)
         job.start(cfg, run_dir)
+    show.print_estimate(job.work_estimate(cfg))
     bar = episode_bar if kind == "tabular" else step_bar
     with bar(enabled=not (quiet or json_out)) as progress:
         run = job.train(cfg, run_dir, checkpoint_every=checkpoint_every, progress=progress,
@@ -444,6 +445,7 @@ def sweep(
     if target.exists():
         raise QlearnError(f"{target} already exists; choose another --out or remove it")
     total, where = len(spec.configurations), "on Ray" if ray is not None else "locally"
+    show.print_error(f"sweep {spec.name}: {total:,} configurations x {spec.seeds:,} seeds")
     with Status(f"sweeping {where}: 0/{total} configurations", quiet=json_out) as status:
         done = []
 
@@ -463,6 +465,7 @@ def sweep(
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the app, turning bad input into one line and exit status 2."""
     argv = opt.optional_ray_address(sys.argv[1:] if argv is None else list(argv))
+    show.print_warnings_as_lines()
     try:
         code = app(args=argv, prog_name="qlearn", standalone_mode=False)
     except QlearnError as exc:

@@ -14,7 +14,7 @@ import typer
 from typer._click.core import Command, ParameterSource
 
 from qlearn.configs.dqn_config import DQNConfig
-from qlearn.configs.fields import config_from_mapping, load_config_file, merge_options
+from qlearn.configs.fields import config_from_mapping, field_values, load_config_file, merge_options
 from qlearn.configs.tabular_config import TabularConfig
 from qlearn.core.errors import QlearnError
 
@@ -358,6 +358,8 @@ def training_config(
     """The validated config of ``kind``: the file's options, overridden by the flags given.
     A world named on the command line replaces the file's map, and the other way round."""
     options = load_config_file(config_file) if config_file else {}
+    file_source = f"config file {str(config_file)!r}"
+    field_values(TabularConfig if kind == "tabular" else DQNConfig, options, file_source)
     given = dict(given)
     if "map_file" in given:
         given["map_file"] = str(given["map_file"])

@@ -399,3 +399,27 @@ def print_sweep(result, info: dict[str, Any]) -> None:
 def print_error(text: str) -> None:
     """One line on stderr, printed as is (no markup: the user's input may hold brackets)."""
     err.print(text, markup=False, soft_wrap=True)
+
+
+def print_warnings_as_lines() -> None:
+    """From now on, qlearn's own warnings (an option that does nothing here) print as one
+    line on stderr, ``warning: ...``, and the work goes on; other warnings print as before."""
+    import warnings
+
+    from qlearn.core.errors import QlearnWarning
+
+    previous = warnings.showwarning
+
+    def show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+        if issubclass(category, QlearnWarning):
+            print_error(f"warning: {message}")
+        else:
+            previous(message, category, filename, lineno, file, line)
+
+    warnings.showwarning = show_warning
+
+
+def print_estimate(line: str | None) -> None:
+    """A long run's estimated work, one line on stderr (even with --quiet)."""
+    if line:
+        print_error(line)

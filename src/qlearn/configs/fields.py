@@ -157,6 +157,14 @@ def config_from_mapping(cls: type, data: dict[str, Any], source: str) -> Any:
     Unknown keys and values of the wrong type are refused with a message naming the key
     and ``source``; the dataclass then validates ranges.
     """
+    return cls(**field_values(cls, data, source))
+
+
+def field_values(cls: type, data: dict[str, Any], source: str) -> dict[str, Any]:
+    """``data``'s options for the config dataclass ``cls``, each checked against its field's
+    type (unknown keys refused); ranges and cross-field rules are the dataclass's job.
+    Also run on a config file alone, so its wrong values are reported even when a flag
+    overrides them."""
     if not isinstance(data, dict):
         raise QlearnError(f"{source} must hold a mapping of options, like 'episodes: 500'")
     hints = typing.get_type_hints(cls)
@@ -170,7 +178,7 @@ def config_from_mapping(cls: type, data: dict[str, Any], source: str) -> Any:
                 f"unknown option {shown(key)} in {source}; known: {', '.join(sorted(names))}"
             )
         values[key] = _field_value(key, value, hints[key], source)
-    return cls(**values)
+    return values
 
 
 def _field_value(key: str, value: Any, hint: Any, source: str) -> Any:

@@ -90,7 +90,8 @@ def validate_tabular(cfg: TabularConfig) -> None:
     """Raise a QlearnError naming the first bad field and how to fix it."""
     if cfg.algo not in TABULAR_ALGOS:
         raise QlearnError(
-            f"unknown algorithm {cfg.algo!r}; choose one of {', '.join(TABULAR_ALGOS)}"
+            f"unknown algorithm {cfg.algo!r}; choose one of {', '.join(TABULAR_ALGOS)}, "
+            "or dqn (deep Q-networks)"
         )
     check_int(cfg.episodes, "episodes", 1, "pass e.g. --episodes 500")
     check_int(cfg.seeds, "seeds", 1, "pass e.g. --seeds 16")

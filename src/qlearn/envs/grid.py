@@ -24,6 +24,8 @@ each perpendicular side with ``slip / 2`` (FrozenLake: slip 2/3).
 
 from __future__ import annotations
 
+import re
+import warnings
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from pathlib import Path
@@ -32,7 +34,7 @@ from typing import Any
 import numpy as np
 import yaml
 
-from qlearn.core.errors import QlearnError
+from qlearn.core.errors import QlearnError, QlearnWarning
 from qlearn.mdp import (
     ACTIONS,
     FiniteMDP,
@@ -101,7 +103,17 @@ class GridMap:
             changes["step_reward"] = json_number(step_reward, "step_reward")
         if slip is not None:
             changes["slip"] = _probability(slip, "slip")
+            if not self.has_ice():
+                warnings.warn(
+                    f"slip {slip} does nothing on {self.name}: it has no slippery cells",
+                    QlearnWarning,
+                    stacklevel=2,
+                )
         return replace(self, **changes)
+
+    def has_ice(self) -> bool:
+        """Whether any cell of the drawing is slippery (only those use ``slip``)."""
+        return any(self.legend[c].slippery for row in self.rows for c in row if c in self.legend)
 
 
 def json_number(value: Any, key: str) -> float:
@@ -159,14 +171,35 @@ def _legend_entry(char: str, spec: Any) -> Cell:
     return Cell(kind, reward, slippery, str(spec.get("description", kind)))
 
 
+#: The keys a YAML map may have; a line starting with one of them makes a text a YAML map.
+MAP_KEYS = ("name", "gamma", "step_reward", "slip", "legend", "max_steps", "description", "grid")
+_KEY_LINE = re.compile(rf"^\s*({'|'.join(MAP_KEYS)})\s*:", re.MULTILINE)
+
+
+def yaml_shaped(text: str) -> bool:
+    """Whether ``text`` is meant as a YAML map (a line starts with a map key and a colon);
+    only a text that is not is read as a bare grid, so a YAML typo is reported as one."""
+    return bool(_KEY_LINE.search(text))
+
+
+def _yaml_where(exc: yaml.YAMLError) -> str:
+    """Where and what a YAML parser error is: ``line N: problem``."""
+    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    problem = getattr(exc, "problem", None) or one_line(exc)
+    return f"line {mark.line + 1}: {problem}" if mark is not None else str(problem)
+
+
 def parse_map(text: str, name: str = "map") -> GridMap:
     """Parse a map from text (a bare grid, or YAML with a ``grid`` key)."""
     if not isinstance(text, str):
         raise QlearnError("a map must be text")
     header: dict[str, Any] = {}
+    shaped = yaml_shaped(text)
     try:
         loaded = yaml.safe_load(text)
-    except yaml.YAMLError:
+    except yaml.YAMLError as exc:
+        if shaped:
+            raise QlearnError(f"map {name!r} is not valid YAML at {_yaml_where(exc)}") from None
         loaded = None  # not YAML: a bare grid
     except ValueError as exc:  # YAML with a value it cannot build, like the date 2001-13-14
         raise QlearnError(
@@ -177,6 +210,10 @@ def parse_map(text: str, name: str = "map") -> GridMap:
         raise QlearnError(
             "the map is nested too deeply to read; give the grid and flat parameters"
         ) from None
+    if shaped and not (isinstance(loaded, dict) and "grid" in loaded):
+        raise QlearnError(
+            f"map {name!r} is YAML without a 'grid' key; add the grid as a block: 'grid: |'"
+        )
     if isinstance(loaded, dict) and "grid" in loaded:
         header = loaded
         grid_text = header.pop("grid")
@@ -184,7 +221,7 @@ def parse_map(text: str, name: str = "map") -> GridMap:
             raise QlearnError("the map's 'grid' must be a block of text (use 'grid: |')")
     else:
         grid_text = text
-    allowed = {"name", "gamma", "step_reward", "slip", "legend", "max_steps", "description"}
+    allowed = set(MAP_KEYS) - {"grid"}
     unknown = set(header) - allowed
     if unknown:
         raise QlearnError(

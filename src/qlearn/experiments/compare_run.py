@@ -26,6 +26,8 @@ from qlearn.runs.folder import (
     load_npz,
     read_config,
     read_summary,
+    read_table,
+    reading,
     save_npz,
     write_run_dir,
 )
@@ -195,23 +197,33 @@ def load_comparison(run_dir: Path) -> tuple[ComparisonPictures, dict, dict, pd.D
     config = read_config(run_dir)
     if config.get("kind") != "compare":
         raise QlearnError(f"{run_dir} is not a compare run folder")
-    mdp = load_world(
-        config["world"] if not config.get("map_file") else None,
-        map_file=config.get("map_file"),
-        gamma=config.get("gamma"),
-        step_reward=config.get("step_reward"),
-        slip=config.get("slip"),
-    )
-    tables = load_npz(run_dir / "tables.npz")
-    labels = [str(x) for x in tables["labels"]]
+    with reading(run_dir / "config.yaml", "rerun the comparison to draw it"):
+        mdp = load_world(
+            config["world"] if not config.get("map_file") else None,
+            map_file=config.get("map_file"),
+            gamma=config.get("gamma"),
+            step_reward=config.get("step_reward"),
+            slip=config.get("slip"),
+        )
+    use = "rerun the comparison to draw it"
+    tables = load_npz(run_dir / "tables.npz", ("labels",), use=use)
     info = read_summary(run_dir)
-    pictures = ComparisonPictures(
-        mdp=mdp,
-        returns={k: tables[f"returns_{i}"] for i, k in enumerate(labels)},
-        lengths={k: tables[f"lengths_{i}"] for i, k in enumerate(labels)},
-        q_per_seed={k: tables[f"q_{i}"] for i, k in enumerate(labels)},
-        first_action={k: tables[f"first_action_{i}"] for i, k in enumerate(labels)},
-        window=tuple(config["window"]),
-        optimal_left=info.get("optimal_left_share"),
-    )
-    return pictures, info, config, pd.read_csv(run_dir / "curves.csv")
+    curves = read_table(run_dir / "curves.csv", ("episode", "mean return"), use=use)
+    with reading(run_dir / "tables.npz", use):
+        labels = [str(x) for x in tables["labels"]]
+        pictures = ComparisonPictures(
+            mdp=mdp,
+            returns={k: tables[f"returns_{i}"] for i, k in enumerate(labels)},
+            lengths={k: tables[f"lengths_{i}"] for i, k in enumerate(labels)},
+            q_per_seed={k: tables[f"q_{i}"] for i, k in enumerate(labels)},
+            first_action={k: tables[f"first_action_{i}"] for i, k in enumerate(labels)},
+            window=tuple(config["window"]),
+            optimal_left=info.get("optimal_left_share"),
+        )
+        rows = sum(r.shape[1] for r in pictures.returns.values())
+    if len(curves) != rows:
+        raise QlearnError(
+            f"curves.csv is truncated or damaged: it has {len(curves)} rows, tables.npz has "
+            f"{rows} episodes over its arms ({run_dir / 'curves.csv'})"
+        )
+    return pictures, info, config, curves

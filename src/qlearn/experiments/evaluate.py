@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from qlearn.core.errors import QlearnError
-from qlearn.runs.folder import load_npz, read_config
+from qlearn.runs.folder import load_npz, read_config, read_summary
 
 #: Seeds evaluation episodes away from those of training's own evaluations.
 EVAL_INDEX_OFFSET = 1_000_000
@@ -51,8 +51,10 @@ def _dqn_params(run_dir: Path, cfg, backend, best: bool) -> tuple[Any, str]:
     from qlearn.deep.flat import unflatten
 
     name = "best.npz" if best else "params.npz"
-    if (run_dir / name).exists():
-        arrays = load_npz(run_dir / name)
+    finished = (run_dir / "summary.json").exists()
+    if finished and (run_dir / name).exists():
+        read_summary(run_dir)  # a damaged summary means a damaged folder
+        arrays = load_npz(run_dir / name, use="qlearn eval cannot use these parameters")
         source = "best-evaluated parameters" if best else "final parameters"
         template = backend.params_template()
         return unflatten(template, arrays, str(run_dir / name), "online/"), source
@@ -64,6 +66,11 @@ def _dqn_params(run_dir: Path, cfg, backend, best: bool) -> tuple[Any, str]:
         state, history, _ = load_dqn_checkpoint(run_dir, cfg, backend)
         step = int(history.arrays["eval_step"][-1]) if len(history.arrays["eval_step"]) else 0
         return backend.online_params(state), f"checkpoint after {step:,} steps"
+    if not finished:
+        raise QlearnError(
+            f"{run_dir} is not a finished run (no summary.json) and has no checkpoint.npz "
+            "to evaluate; train it again"
+        )
     raise QlearnError(f"{run_dir} has neither params.npz nor checkpoint.npz to evaluate")
 
 
@@ -96,11 +103,17 @@ def _evaluate_tabular(run_dir: Path, episodes: int, epsilon: float, seed: int) -
     cfg = saved_config(run_dir, "tabular")
     if cfg.algo == "td0":
         raise QlearnError("td0 evaluates a fixed policy and learns none; nothing to evaluate")
+    read_summary(run_dir)  # tables.npz is final only once summary.json is written
     path = run_dir / "tables.npz"
     if not path.exists():
         raise QlearnError(f"{run_dir} has no tables.npz; it is not a finished run")
-    tables = load_npz(path)
+    tables = load_npz(path, ("q",), use="qlearn eval cannot use these tables")
     mdp = world_of(cfg)
+    if tables["q"].shape != (cfg.seeds, mdp.n_states, mdp.n_actions):
+        raise QlearnError(
+            f"{path.name} does not fit config.yaml ({cfg.seeds} seeds on {mdp.name}); one of "
+            f"them is damaged ({path})"
+        )
     rng = np.random.default_rng([seed, 7])
     env = FiniteEnv(mdp)
     horizon = cfg.max_steps or mdp.max_steps

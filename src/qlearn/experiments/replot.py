@@ -9,10 +9,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pandas as pd
-
 from qlearn.core.errors import QlearnError
-from qlearn.runs.folder import atomic_write_bytes, atomic_write_text, read_config, read_summary
+from qlearn.runs.folder import (
+    atomic_write_bytes,
+    atomic_write_text,
+    read_config,
+    read_summary,
+    read_table,
+    reading,
+)
 
 
 def replot(run_dir: str | Path) -> list[Path]:
@@ -45,11 +50,17 @@ def _write(run_dir: Path, pngs: dict[str, bytes], report: str) -> list[Path]:
 
 
 def _replot_tabular(run_dir: Path) -> list[Path]:
-    from qlearn.runs.tabular_results import load_pictures, render_figures, tabular_report
+    from qlearn.runs.tabular_results import (
+        load_pictures,
+        read_metrics,
+        render_figures,
+        tabular_report,
+    )
 
-    pngs = render_figures(load_pictures(run_dir))
-    metrics = pd.read_csv(run_dir / "metrics.csv")
-    report = tabular_report(read_summary(run_dir), read_config(run_dir), metrics, pngs)
+    pictures, info = load_pictures(run_dir), read_summary(run_dir)
+    pngs = render_figures(pictures)
+    with reading(run_dir / "summary.json", "rerun the training to draw this run"):
+        report = tabular_report(info, read_config(run_dir), read_metrics(run_dir), pngs)
     return _write(run_dir, pngs, report)
 
 
@@ -57,22 +68,28 @@ def _replot_solution(run_dir: Path) -> list[Path]:
     from qlearn.runs.solution import load_solution, solution_pngs, solution_report
 
     mdp, q_star, info, config = load_solution(run_dir)
-    pngs = solution_pngs(mdp, q_star)
-    return _write(run_dir, pngs, solution_report(mdp, info, config, pngs))
+    with reading(run_dir, "solve the world again to draw it"):
+        pngs = solution_pngs(mdp, q_star)
+        report = solution_report(mdp, info, config, pngs)
+    return _write(run_dir, pngs, report)
 
 
 def _replot_comparison(run_dir: Path) -> list[Path]:
     from qlearn.experiments.compare_run import comparison_png, comparison_report, load_comparison
 
     pictures, info, config, curves = load_comparison(run_dir)
-    png = comparison_png(pictures)
-    return _write(run_dir, {"compare.png": png}, comparison_report(info, config, curves, png))
+    with reading(run_dir, "rerun the comparison to draw it"):
+        png = comparison_png(pictures)
+        report = comparison_report(info, config, curves, png)
+    return _write(run_dir, {"compare.png": png}, report)
 
 
 def _replot_dqn(run_dir: Path) -> list[Path]:
     from qlearn.runs.dqn_results import dqn_report, load_pictures, render_figures
 
-    pngs = render_figures(load_pictures(run_dir))
-    metrics = pd.read_csv(run_dir / "metrics.csv")
-    report = dqn_report(read_summary(run_dir), read_config(run_dir), metrics, pngs)
+    pictures, info = load_pictures(run_dir), read_summary(run_dir)
+    pngs = render_figures(pictures)
+    metrics = read_table(run_dir / "metrics.csv", ())
+    with reading(run_dir / "summary.json", "rerun the training to draw this run"):
+        report = dqn_report(info, read_config(run_dir), metrics, pngs)
     return _write(run_dir, pngs, report)

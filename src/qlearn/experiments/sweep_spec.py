@@ -26,8 +26,9 @@ from qlearn.configs.dqn_config import DQNConfig
 from qlearn.configs.fields import WrongValue, check_int, coerce, merge_options, scientific
 from qlearn.configs.kind import training_kind
 from qlearn.configs.tabular_config import TabularConfig
-from qlearn.core.errors import QlearnError
+from qlearn.core.errors import QlearnError, yaml_problem
 from qlearn.core.stats import STATISTICS
+from qlearn.experiments.sweep_size import check_configs, check_counts, configuration_count
 from qlearn.experiments.trials import (
     TrialSpec,
     algo_of,
@@ -142,14 +143,8 @@ def load_spec(path: str | Path) -> SweepSpec:
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise QlearnError(f"{path} is not valid YAML: {_yaml_problem(exc)}") from None
+        raise QlearnError(f"{path} is not valid YAML: {yaml_problem(exc)}") from None
     return parse_spec(data, name=path.stem, base_dir=path.resolve().parent)
-
-
-def _yaml_problem(exc: yaml.YAMLError) -> str:
-    mark = getattr(exc, "problem_mark", None)
-    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-    return f"{problem} (line {mark.line + 1})" if mark is not None else problem
 
 
 def parse_spec(data: Any, *, name: str = "sweep", base_dir: Path | None = None) -> SweepSpec:
@@ -182,6 +177,7 @@ def parse_spec(data: Any, *, name: str = "sweep", base_dir: Path | None = None) 
     goal, rank_by, confidence, bootstrap, bootstrap_seed = _ranking(data, metric.goal)
     sampler_seed = _integer(data.get("sampler_seed", DEFAULTS["sampler_seed"]), "sampler_seed", 0)
 
+    check_counts(configuration_count(grid, samples), seeds, bootstrap)
     fixed = _resolve_paths(fixed, base_dir)
     grid = {k: [_resolve_path(k, v, base_dir) for v in vs] for k, vs in grid.items()}
     spec = SweepSpec(
@@ -264,7 +260,7 @@ def expand(spec: SweepSpec) -> list[Configuration]:
         for _ in range(spec.samples or 1)
     ]
     metric = parse_metric(spec.metric)
-    out = []
+    out, configs = [], []
     for draw in draws:
         for point in grid_points:
             params = {**point, **draw}
@@ -278,6 +274,8 @@ def expand(spec: SweepSpec) -> list[Configuration]:
                 raise QlearnError(f"{where}: {exc}") from None
             options = {k: v for k, v in cfg.to_dict().items() if k not in SEED_KEYS}
             out.append(Configuration(i, params, options))
+            configs.append(cfg)
+    check_configs(configs, spec.seeds, spec.bootstrap)
     _check_worlds(out)
     return out
 

@@ -231,21 +231,28 @@ def pictures_of(run: DQNRun) -> DQNPictures:
 def load_pictures(run_dir: Path) -> DQNPictures:
     """The pictures of a saved DQN run folder, from its files alone (nothing trains)."""
     from qlearn.deep.train import resolve_target
-    from qlearn.runs.folder import load_npz, saved_config
+    from qlearn.runs.folder import load_npz, read_table, reading, saved_config
 
     run_dir = Path(run_dir)
     cfg = saved_config(run_dir, "dqn")
-    try:
-        evals = pd.read_csv(run_dir / "evals.csv")
-    except FileNotFoundError:
-        raise QlearnError(f"{run_dir} has no evals.csv; it is not a finished DQN run") from None
-    means = evals.groupby(["seed", "step"])["return"].mean().unstack("step")
+    evals = read_table(run_dir / "evals.csv", ("seed", "step", "return"))
+    groups = evals.groupby(["seed", "step"])["return"]
+    means = groups.mean().unstack("step")
+    whole = (groups.size() == cfg.eval_episodes).all() and not means.isna().to_numpy().any()
+    if not whole or len(means) != cfg.seeds:
+        where = run_dir / "evals.csv"
+        raise QlearnError(f"evals.csv is truncated or damaged: evaluations are missing ({where})")
     target = resolve_target(cfg)
     q = q_star = None
     if target.mdp is not None:
-        tables = load_npz(run_dir / "tables.npz")
-        q = np.where(target.mdp.legal, tables["q"].mean(axis=0), -np.inf)
-        q_star = tables["q_star"]
+        path = run_dir / "tables.npz"
+        tables = load_npz(path, ("q", "q_star"), use="rerun the training to draw this run")
+        with reading(path):
+            shape = (target.mdp.n_states, target.mdp.n_actions)
+            if tables["q"].shape[1:] != shape or tables["q_star"].shape != shape:
+                raise QlearnError(f"{path.name} is damaged: its tables do not fit {target.name}")
+            q = np.where(target.mdp.legal, tables["q"].mean(axis=0), -np.inf)
+            q_star = tables["q_star"]
     return DQNPictures(
         label=variant_name(cfg),
         world=target.name,

@@ -14,17 +14,19 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import yaml
 
 from qlearn.configs.dqn_config import DQNConfig
 from qlearn.configs.fields import config_from_mapping
 from qlearn.configs.tabular_config import TabularConfig
-from qlearn.core.errors import QlearnError
+from qlearn.core.errors import QlearnError, first_line, yaml_problem
 from qlearn.core.version import __version__
 
 
@@ -140,28 +142,111 @@ def table_arrays(
     return arrays
 
 
-def load_npz(path: Path) -> dict[str, np.ndarray]:
-    """Load arrays saved by :func:`save_npz`; refuses anything that would need pickle."""
+def _pickled(path: Path, exc: BaseException) -> bool:
+    """Whether numpy refused ``path`` because it holds pickled objects (not because it is
+    damaged): object arrays inside an npz, or a bare pickle."""
+    if "Object arrays" in str(exc):
+        return True
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(1) == b"\x80"  # the pickle protocol opcode
+    except OSError:
+        return False
+
+
+def load_npz(path: Path, needed: tuple[str, ...] = (), use: str = "") -> dict[str, np.ndarray]:
+    """Load arrays saved by :func:`save_npz`: the one safe opener of every npz qlearn reads.
+
+    Refuses anything that would need pickle, and turns a damaged file (truncated, bytes
+    changed: the zip's checksums catch those) or one missing an array in ``needed`` into
+    one line naming the file; ``use`` says what that means for the user (e.g. "the run
+    cannot be resumed from it"). Every array is read in full here, so damage is found
+    before any work starts.
+    """
+    path = Path(path)
+    what = f"; {use}" if use else ""
     try:
         with np.load(path, allow_pickle=False) as data:
-            return {k: data[k] for k in data.files}
-    except ValueError as exc:
+            arrays = {k: data[k] for k in data.files}
+    except (FileNotFoundError, PermissionError, IsADirectoryError) as exc:
+        raise QlearnError(f"cannot read {path}: {first_line(exc)}") from None
+    except MemoryError:
+        raise QlearnError(f"{path} is damaged (it claims arrays too large to load){what}") from None
+    except Exception as exc:  # noqa: BLE001 - zip, zlib and npy errors all mean a bad file
+        if isinstance(exc, ValueError) and _pickled(path, exc):
+            raise QlearnError(
+                f"{path} holds pickled objects, which qlearn refuses to load (loading them "
+                "could run code); it was not written by qlearn"
+            ) from None
         raise QlearnError(
-            f"{path} holds pickled objects, which qlearn refuses to load (loading them "
-            "could run code); it was not written by qlearn"
-        ) from exc
-    except (OSError, EOFError) as exc:
-        raise QlearnError(f"cannot read {path}: {exc}") from None
+            f"{path.name} is truncated or not an npz file{what}: {first_line(exc)} ({path})"
+        ) from None
+    if not isinstance(arrays, dict):
+        raise QlearnError(f"{path.name} is not an npz file{what} ({path})")
+    missing = [name for name in needed if name not in arrays]
+    if missing:
+        raise QlearnError(
+            f"{path.name} is damaged or not qlearn's: it lacks the array {missing[0]!r}{what} "
+            f"({path})"
+        )
+    return arrays
+
+
+def read_table(path: Path, columns: tuple[str, ...], use: str = "") -> pd.DataFrame:
+    """A CSV file qlearn wrote, checked: it parses, has ``columns``, and they hold numbers
+    in every row (a truncated last row leaves blanks, a changed byte leaves text)."""
+    path = Path(path)
+    what = f"; {use}" if use else ""
+    try:
+        table = pd.read_csv(path)
+    except FileNotFoundError:
+        raise QlearnError(f"{path.parent} has no {path.name}; it is not a finished run") from None
+    except Exception as exc:  # noqa: BLE001 - any parser failure is a damaged file
+        raise QlearnError(
+            f"{path.name} is damaged (not a readable CSV table){what}: {first_line(exc)} ({path})"
+        ) from None
+    for name in columns:
+        if name not in table.columns:
+            raise QlearnError(
+                f"{path.name} is damaged: it lacks the column {name!r}{what} ({path})"
+            )
+        values = pd.to_numeric(table[name], errors="coerce")
+        bad = np.flatnonzero(values.isna().to_numpy() & table[name].notna().to_numpy())
+        blank = np.flatnonzero(table[name].isna().to_numpy())
+        rows = bad if bad.size else blank
+        if rows.size:
+            raise QlearnError(
+                f"{path.name} is truncated or damaged: column {name!r} is not a number in "
+                f"row {int(rows[0]) + 2}{what} ({path})"
+            )
+        table[name] = values
+    return table
+
+
+@contextmanager
+def reading(path: Path, use: str = "") -> Iterator[None]:
+    """Around code that reads a run folder's files: what a damaged file breaks further in
+    (a missing key, a wrong shape) becomes one line naming ``path``, not a traceback."""
+    try:
+        yield
+    except (KeyError, IndexError, TypeError, ValueError, AttributeError) as exc:
+        if isinstance(exc, QlearnError):
+            raise
+        what = f"; {use}" if use else ""
+        raise QlearnError(f"{path} holds a damaged file{what}: {first_line(exc)}") from None
 
 
 def read_config(run_dir: Path) -> dict[str, Any]:
+    """A run folder's ``config.yaml`` as a mapping (read safely; damage is one line)."""
     path = Path(run_dir) / "config.yaml"
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise QlearnError(f"{run_dir} is not a run folder (no config.yaml)") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise QlearnError(f"cannot read {path}: {first_line(exc)}") from None
     except yaml.YAMLError as exc:
-        raise QlearnError(f"{path} is not valid YAML: {exc}") from None
+        raise QlearnError(f"{path} is not valid YAML: {yaml_problem(exc)}") from None
     if not isinstance(data, dict):
         raise QlearnError(f"{path} must hold a mapping of options")
     return data
@@ -183,13 +268,19 @@ def saved_config(run_dir: Path, kind: str | None = None) -> TabularConfig | DQNC
 
 
 def read_summary(run_dir: Path) -> dict[str, Any]:
+    """A finished run folder's ``summary.json`` (a mapping; damage is one line)."""
     path = Path(run_dir) / "summary.json"
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise QlearnError(f"{run_dir} is not a finished run folder (no summary.json)") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise QlearnError(f"cannot read {path}: {first_line(exc)}") from None
     except json.JSONDecodeError as exc:
-        raise QlearnError(f"{path} is not valid JSON: {exc}") from None
+        raise QlearnError(f"{path} is truncated or not valid JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise QlearnError(f"{path} is damaged: it must hold a JSON object")
+    return data
 
 
 def learned_table(run_dir: str | Path, mdp: Any) -> np.ndarray:
@@ -200,7 +291,7 @@ def learned_table(run_dir: str | Path, mdp: Any) -> np.ndarray:
         raise QlearnError(
             f"{run_dir} is not a finished run folder of a finite world (no tables.npz)"
         )
-    tables = load_npz(path)
+    tables = load_npz(path, ("q",))
     names = tuple(str(x) for x in tables.get("state_names", ()))
     if names != mdp.state_names or tables["q"].shape[1:] != (mdp.n_states, mdp.n_actions):
         raise QlearnError(f"the run in {run_dir} was trained on another world than {mdp.name}")

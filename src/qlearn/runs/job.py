@@ -24,6 +24,7 @@ import numpy as np
 from qlearn.configs.dqn_config import DQNConfig
 from qlearn.configs.tabular_config import TabularConfig
 from qlearn.core.errors import Interrupted, QlearnError
+from qlearn.core.limits import check_fits
 from qlearn.runs.folder import (
     atomic_write_text,
     config_record,
@@ -46,9 +47,68 @@ def kind_of(cfg: TabularConfig | DQNConfig) -> str:
     return "dqn" if isinstance(cfg, DQNConfig) else "tabular"
 
 
+#: Bytes per seed and episode of tabular training: six per-episode arrays of 8 bytes while
+#: training, then the metrics table and its CSV text when the results are written.
+TABULAR_EPISODE_BYTES = 256
+#: Bytes per seed and environment step of DQN training (the per-iteration records).
+DQN_STEP_BYTES = 16
+#: Work from which a run counts as long and its estimate is printed up front: episodes x
+#: seeds (tabular; a million episodes of a small world take about a second) and
+#: environment steps x seeds (DQN; about 2,700 steps/s per seed on CartPole here).
+LONG_EPISODES = 10_000_000
+LONG_STEPS = 1_000_000
+#: Measured throughput (DESIGN.md, 2 cores): environment steps per second.
+TABULAR_STEPS_PER_SECOND = 1.3e7
+DQN_STEPS_PER_SECOND = 2.7e3
+
+
+def check_size(cfg: TabularConfig | DQNConfig) -> None:
+    """Refuse (one line, before the run folder exists) training whose per-episode or
+    per-step records would not fit this machine's memory."""
+    if isinstance(cfg, DQNConfig):
+        need, what, fix = cfg.steps * cfg.seeds * DQN_STEP_BYTES, "steps", "--steps or --seeds"
+    else:
+        need, what = cfg.episodes * cfg.seeds * TABULAR_EPISODE_BYTES, "episodes"
+        fix = "--episodes or --seeds"
+    total = cfg.steps if isinstance(cfg, DQNConfig) else cfg.episodes
+    check_fits(need, f"training {total:,} {what} x {cfg.seeds:,} seeds", f"lower {fix}")
+
+
+def work_estimate(cfg: TabularConfig | DQNConfig) -> str | None:
+    """One line on the work of a long run (None for a short one): how much, and a time
+    from the throughput measured on the development machine."""
+    if isinstance(cfg, DQNConfig):
+        work = cfg.steps * cfg.seeds
+        if work < LONG_STEPS:
+            return None
+        eta = work / DQN_STEPS_PER_SECOND
+        return (
+            f"long run: {cfg.steps:,} environment steps x {cfg.seeds:,} seeds = {work:,} steps, "
+            f"about {_duration(eta)} at {DQN_STEPS_PER_SECOND:,.0f} steps/s"
+        )
+    work = cfg.episodes * cfg.seeds
+    if work < LONG_EPISODES:
+        return None
+    eta = work / TABULAR_STEPS_PER_SECOND
+    return (
+        f"long run: {cfg.episodes:,} episodes x {cfg.seeds:,} seeds = {work:,} episodes, at least "
+        f"{work:,} environment steps: {_duration(eta)} or more at {TABULAR_STEPS_PER_SECOND:.1e} "
+        "steps/s"
+    )
+
+
+def _duration(seconds: float) -> str:
+    for unit, size in (("days", 86400), ("hours", 3600), ("minutes", 60)):
+        if seconds >= 2 * size:
+            return f"{seconds / size:,.0f} {unit}"
+    return f"{seconds:.0f} s"
+
+
 def start(cfg: TabularConfig | DQNConfig, run_dir: Path) -> Path:
-    """Create the run folder with its resolved ``config.yaml`` (refuses an existing one)."""
+    """Create the run folder with its resolved ``config.yaml`` (refuses an existing one, and
+    training too large for this machine)."""
     run_dir = Path(run_dir)
+    check_size(cfg)
     if run_dir.exists():
         raise QlearnError(f"{run_dir} already exists; choose another --out or remove it")
     run_dir.mkdir(parents=True)
@@ -69,11 +129,15 @@ def _checkpoint_arrays(run_dir: Path, needed: tuple[str, ...], kind: str) -> dic
         raise QlearnError(
             f"{run_dir} has no checkpoint to resume from; train with --checkpoint-every N"
         )
-    data = load_npz(path)
-    missing = [name for name in needed if name not in data]
-    if missing:
-        raise QlearnError(f"{path} is not a qlearn {kind} checkpoint (missing {missing[0]!r})")
-    return data
+    return load_npz(path, needed, use=f"the {kind} run cannot be resumed from it. {NO_EARLIER}")
+
+
+#: What resume can offer when the checkpoint is bad: qlearn keeps one checkpoint per folder,
+#: replaced atomically (so a crash never damages it); there is no earlier one to fall back on.
+NO_EARLIER = (
+    "No earlier checkpoint is kept (each save replaces the last); "
+    "train again with: qlearn train --config RUN/config.yaml"
+)
 
 
 @contextmanager
@@ -125,12 +189,12 @@ def chunk_stops(episodes: int, checkpoint_every: int | None, pieces: int = 100) 
 def _train_tabular(cfg: TabularConfig, run_dir: Path, checkpoint_every: int | None,
                    progress: Progress | None, resume: bool):  # fmt: skip
     from qlearn.tabular.loop import RunArrays
-    from qlearn.tabular.train import run_config
+    from qlearn.tabular.train import check_layout, run_config
 
     runs, done = None, 0
     if resume:
         data = _checkpoint_arrays(run_dir, (*RunArrays._fields, "episodes_done"), "tabular")
-        runs = RunArrays(**{f: data[f] for f in RunArrays._fields})
+        runs = check_layout(RunArrays(**{f: data[f] for f in RunArrays._fields}), cfg)
         done = int(data["episodes_done"])
     with _ctrl_c() as stop_requested:
 

@@ -23,6 +23,7 @@ from qlearn.runs.folder import (
     load_npz,
     read_config,
     read_summary,
+    reading,
     save_npz,
     write_run_dir,
 )
@@ -136,13 +137,17 @@ def load_solution(run_dir: Path) -> tuple[FiniteMDP, np.ndarray, dict[str, Any],
     config = read_config(run_dir)
     if config.get("kind") != "solve":
         raise QlearnError(f"{run_dir} is not a solve run folder")
-    mdp = load_world(
-        config.get("world") if not config.get("map_file") else None,
-        map_file=config.get("map_file"),
-        gamma=config.get("gamma"),
-        step_reward=config.get("step_reward"),
-        slip=config.get("slip"),
-        env_kwargs=config.get("env_kwargs"),
-    )
-    tables = load_npz(Path(run_dir) / "tables.npz")
-    return mdp, tables["q_star"], read_summary(run_dir), config
+    with reading(Path(run_dir) / "config.yaml", "solve the world again"):
+        mdp = load_world(
+            config.get("world") if not config.get("map_file") else None,
+            map_file=config.get("map_file"),
+            gamma=config.get("gamma"),
+            step_reward=config.get("step_reward"),
+            slip=config.get("slip"),
+            env_kwargs=config.get("env_kwargs"),
+        )
+    path = Path(run_dir) / "tables.npz"
+    q_star = load_npz(path, ("q_star",), use="solve the world again")["q_star"]
+    if q_star.shape != (mdp.n_states, mdp.n_actions):
+        raise QlearnError(f"{path.name} is damaged: Q* has shape {q_star.shape} ({path})")
+    return mdp, q_star, read_summary(run_dir), config

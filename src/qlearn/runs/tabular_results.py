@@ -15,6 +15,8 @@ from qlearn.runs.folder import (
     config_record,
     load_npz,
     read_config,
+    read_table,
+    reading,
     save_npz,
     table_arrays,
     write_figures,
@@ -124,34 +126,65 @@ def load_pictures(run_dir: Path) -> RunPictures:
         raise QlearnError(f"{run_dir} is a {raw.get('kind', 'unknown')!r} run, not a tabular one")
     cfg = config_from_mapping(TabularConfig, raw, f"{run_dir}/config.yaml")
     mdp = world_of(cfg)
-    tables = load_npz(run_dir / "tables.npz")
-    metrics = _read_metrics(run_dir)
-    seeds = [int(s) for s in tables["seeds"]]
+    td0 = cfg.algo == "td0"
+    snaps = sorted(set(cfg.snapshots))
+    needed = ("seeds", *(("v", "v_true") if td0 else ("q", "q_star")))
+    tables = load_npz(run_dir / "tables.npz", (*needed, *(f"snapshot_{ep}" for ep in snaps)))
+    metrics = read_metrics(run_dir)
+    with reading(run_dir / "tables.npz"):
+        seeds = [int(s) for s in tables["seeds"]]
+    _check_rows(metrics, len(seeds), cfg.episodes, run_dir / "metrics.csv")
     by_seed = metrics.sort_values(["seed", "episode"])
 
     def column(name: str) -> np.ndarray:
         return by_seed[name].to_numpy().reshape(len(seeds), cfg.episodes)
 
-    td0 = cfg.algo == "td0"
     n_a = mdp.n_actions
-    return RunPictures(
-        mdp=mdp,
-        algo=cfg.algo,
-        seeds=seeds,
-        q_per_seed=np.repeat(tables["v"][:, :, None], n_a, axis=2) if td0 else tables["q"],
-        q_star=np.repeat(tables["v_true"][:, None], n_a, axis=1) if td0 else tables["q_star"],
-        snapshots={ep: tables[f"snapshot_{ep}"] for ep in sorted(set(cfg.snapshots))},
-        returns=column("return"),
-        gaps=column("gap"),
-        first_action=column("first_action"),
-    )
+    with reading(run_dir / "tables.npz", "or it does not fit config.yaml"):
+        pictures = RunPictures(
+            mdp=mdp,
+            algo=cfg.algo,
+            seeds=seeds,
+            q_per_seed=np.repeat(tables["v"][:, :, None], n_a, axis=2) if td0 else tables["q"],
+            q_star=np.repeat(tables["v_true"][:, None], n_a, axis=1) if td0 else tables["q_star"],
+            snapshots={ep: tables[f"snapshot_{ep}"] for ep in snaps},
+            returns=column("return"),
+            gaps=column("gap"),
+            first_action=column("first_action"),
+        )
+        _check_tables(pictures, mdp, run_dir / "tables.npz")
+    return pictures
 
 
-def _read_metrics(run_dir: Path) -> pd.DataFrame:
-    try:
-        return pd.read_csv(run_dir / "metrics.csv")
-    except FileNotFoundError:
-        raise QlearnError(f"{run_dir} has no metrics.csv; it is not a finished run") from None
+#: The columns of a tabular run's metrics.csv that its figures and report read.
+METRIC_COLUMNS = ("seed", "episode", "return", "length", "gap", "optimal_share", "epsilon")
+
+
+def read_metrics(run_dir: Path) -> pd.DataFrame:
+    """A tabular run folder's ``metrics.csv``, checked (:func:`qlearn.runs.folder.read_table`)."""
+    use = "rerun the training to draw this run"
+    return read_table(Path(run_dir) / "metrics.csv", METRIC_COLUMNS, use)
+
+
+def _check_rows(metrics: pd.DataFrame, seeds: int, episodes: int, path: Path) -> None:
+    """One row per seed and episode: a truncated file has fewer."""
+    counts = metrics.groupby("seed").size()
+    if len(metrics) != seeds * episodes or len(counts) != seeds or (counts != episodes).any():
+        raise QlearnError(
+            f"{path.name} is truncated or damaged: it has {len(metrics)} rows, config.yaml "
+            f"expects {seeds} seeds x {episodes} episodes = {seeds * episodes} ({path})"
+        )
+
+
+def _check_tables(p: RunPictures, mdp: Any, path: Path) -> None:
+    """The tables have one (S, A) table per seed of this world."""
+    shape = (mdp.n_states, mdp.n_actions)
+    if p.q_per_seed.shape != (len(p.seeds), *shape) or p.q_star.shape != shape:
+        raise QlearnError(
+            f"{path.name} does not fit config.yaml: its tables have shape "
+            f"{p.q_per_seed.shape}, expected {(len(p.seeds), *shape)}; one of them is damaged "
+            f"({path})"
+        )
 
 
 def render_figures(pictures: RunPictures) -> dict[str, bytes]:

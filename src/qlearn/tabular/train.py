@@ -197,6 +197,21 @@ def fresh_runs(prep: Prepared) -> RunArrays:
     return fresh_arrays(seeds, mdp.n_states, mdp.n_actions, cfg.episodes, n_snap, cfg.q_init)
 
 
+def check_layout(saved: RunArrays, cfg: TabularConfig) -> RunArrays:
+    """``saved`` (from a checkpoint) if every array has the shape and type a fresh run of
+    ``cfg`` has: the compiled loop trusts them, so saved runs of another config are
+    refused before it sees them."""
+    fresh = fresh_runs(prepare(cfg))
+    for name, want in fresh._asdict().items():
+        got = np.asarray(getattr(saved, name))
+        if got.shape != want.shape or got.dtype != want.dtype:
+            raise QlearnError(
+                f"the checkpoint does not match this config: {name} is {got.dtype}{got.shape}, "
+                f"expected {want.dtype}{want.shape}"
+            )
+    return saved
+
+
 #: Called after every chunk of episodes with (episodes done, the runs so far).
 ChunkCallback = Callable[[int, RunArrays], None]
 
