@@ -36,10 +36,11 @@ def envs(json_out: opt.Json = False) -> None:
     from qlearn.envs.registry import GYMNAX_ENVS, builtin_worlds, toy_text_ids
 
     worlds, gym_ids, compiled = builtin_worlds(), toy_text_ids(), list(GYMNAX_ENVS)
-    if json_out:
-        show.print_json({"worlds": worlds, "gymnasium_finite": gym_ids, "dqn_compiled": compiled})
-        return
-    show.print_envs(worlds, gym_ids, compiled)
+    show.either(
+        json_out,
+        {"worlds": worlds, "gymnasium_finite": gym_ids, "dqn_compiled": compiled},
+        lambda: show.print_envs(worlds, gym_ids, compiled),
+    )
 
 
 @app.command()
@@ -81,10 +82,7 @@ def solve(
                   "env_kwargs": kwargs, "tol": tol}  # fmt: skip
         with Status("drawing figures", quiet=json_out):
             write_solution_run(mdp, sol, target, info, config, plot=plot)
-    if json_out:
-        show.print_json(info)
-        return
-    show.print_solution(mdp, sol, info)
+    show.either(json_out, info, lambda: show.print_solution(mdp, sol, info))
 
 
 @app.command()
@@ -182,10 +180,11 @@ def train(
         run = job.train(cfg, run_dir, checkpoint_every=checkpoint_every, progress=progress,
                         resume=resume is not None)  # fmt: skip
     info = job.finish(run, run_dir, plot=plot)
-    if json_out:
-        show.print_json(info)
-        return
-    (show.print_tabular if kind == "tabular" else show.print_dqn)(run, info)
+    show.either(
+        json_out,
+        info,
+        lambda: (show.print_tabular if kind == "tabular" else show.print_dqn)(run, info),
+    )
 
 
 def _train_from_log(
@@ -207,10 +206,7 @@ def _train_from_log(
         run, info = learn_from_log_file(
             cfg, log_path, passes, out_dir or runs_root, out_dir is None
         )
-    if json_out:
-        show.print_json(info)
-        return
-    show.print_offline(run, info, cfg.alpha)
+    show.either(json_out, info, lambda: show.print_offline(run, info, cfg.alpha))
 
 
 @app.command()
@@ -236,10 +232,7 @@ def collect(
     write_log(log, out_file)
     info = {"world": mdp.name, "policy": policy, "episodes": episodes,
             "transitions": len(log), "out": str(out_file)}  # fmt: skip
-    if json_out:
-        show.print_json(info)
-        return
-    show.print_collected(info)
+    show.either(json_out, info, lambda: show.print_collected(info))
 
 
 @app.command()
@@ -268,10 +261,7 @@ def explain(
     )
     narration = narrate(mdp, steps=steps, episodes=episodes, algo=algo, alpha=alpha, gamma=gamma,
                         epsilon=epsilon, seed=seed, max_steps=max_steps)  # fmt: skip
-    if json_out:
-        show.print_json(narration.to_dict())
-        return
-    show.print_narration(narration, full=full)
+    show.either(json_out, narration.to_dict(), lambda: show.print_narration(narration, full=full))
 
 
 @app.command()
@@ -315,10 +305,7 @@ def compare(
     info["figure"] = str(target / "compare.png")
     with Status("drawing figures", quiet=json_out):
         write_comparison_run(cmp, target, info)
-    if json_out:
-        show.print_json(info)
-        return
-    show.print_comparison(info)
+    show.either(json_out, info, lambda: show.print_comparison(info))
 
 
 @app.command()
@@ -327,10 +314,11 @@ def plot(run_dir: opt.PlotRunDirArg, json_out: opt.Json = False) -> None:
     from qlearn.experiments.replot import replot
 
     written = replot(run_dir)
-    if json_out:
-        show.print_json({"run_dir": str(run_dir), "files": [str(p) for p in written]})
-        return
-    show.print_paths(written)
+    show.either(
+        json_out,
+        {"run_dir": str(run_dir), "files": [str(p) for p in written]},
+        lambda: show.print_paths(written),
+    )
 
 
 @app.command()
@@ -378,7 +366,7 @@ def plan(
     world_record = {"world": world, "map_file": str(map_file) if map_file else None,
                     "gamma": gamma, "step_reward": step_reward, "slip": slip}  # fmt: skip
     write_plan_run(result, target, info, world_record)
-    show.print_json(info) if json_out else show.print_plan(info)
+    show.either(json_out, info, lambda: show.print_plan(info))
 
 
 @app.command(name="eval")
@@ -395,10 +383,7 @@ def eval_run(
 
     with Status("evaluating", quiet=json_out):
         info = evaluate_run(run_dir, episodes, epsilon, seed, best)
-    if json_out:
-        show.print_json(info)
-        return
-    show.print_evaluation(info)
+    show.either(json_out, info, lambda: show.print_evaluation(info))
 
 
 @app.command()
@@ -417,10 +402,7 @@ def tour(
     target = out_dir or new_run_dir(runs_root, "tour")
     say = (lambda _msg: None) if json_out else show.say
     results = run_tour(target, TourSettings(seed=seed), progress=say)
-    if json_out:
-        show.print_json(results)
-        return
-    show.print_tour(target)
+    show.either(json_out, results, lambda: show.print_tour(target))
 
 
 @app.command()
@@ -456,10 +438,7 @@ def sweep(
         result = run_sweep(spec, ray=ray, workers=workers, on_result=progress)
     info = {**result.summary(), "sweep_dir": str(target), "figure": str(target / "sweep.png")}
     write_sweep(result, target, info)
-    if json_out:
-        show.print_json(info)
-        return
-    show.print_sweep(result, info)
+    show.either(json_out, info, lambda: show.print_sweep(result, info))
 
 
 def main(argv: list[str] | None = None) -> None:

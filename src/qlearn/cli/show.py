@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,15 @@ from rich.table import Table
 
 out = Console(highlight=False, soft_wrap=True, emoji=False)
 err = Console(stderr=True, highlight=False, emoji=False)
+
+
+def either(json_out: bool, data: Any, print_text: Callable[[], None]) -> None:
+    """What every command ends with: exactly one JSON object with ``--json``, otherwise
+    the text a person reads."""
+    if json_out:
+        print_json(data)
+    else:
+        print_text()
 
 
 def print_json(data: Any) -> None:
