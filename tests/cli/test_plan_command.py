@@ -69,3 +69,15 @@ def test_a_run_of_another_world_is_refused(trained, tmp_path):
     proc = run_cli("plan", "classic", "--from", str(trained), "--runs", str(tmp_path / "r"))
     assert proc.returncode == 2 and "trained on another world than classic" in proc.stderr
     assert not (tmp_path / "r").exists()
+
+
+def test_plot_draws_a_plan_folder_again_byte_for_byte(tmp_path):
+    out = tmp_path / "plan"
+    proc = run_cli("plan", "classic", "--q", "zero", "--planner", "greedy,mcts",
+                   "--simulations", "2,4", "--out", str(out))  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    before = {name: (out / name).read_bytes() for name in ("plan.png", "report.html")}
+    (out / "plan.png").unlink()
+    info = run_json("plot", str(out), "--json")
+    assert sorted(info["files"]) == [str(out / "plan.png"), str(out / "report.html")]
+    assert {name: (out / name).read_bytes() for name in before} == before

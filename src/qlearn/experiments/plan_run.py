@@ -29,12 +29,12 @@ def plan_config(result: PlanResult, world: dict[str, Any]) -> dict[str, Any]:
     return config_record("plan", {**world, "value_source": result.value_source, **settings})
 
 
-def plan_png(result: PlanResult) -> bytes:
+def plan_png(rows: list[dict[str, Any]], world: str, value_source: str) -> bytes:
+    """plan.png: regret against the simulation budget (:func:`plan_figure`)."""
     from qlearn.viz.plan_figure import plan_figure
     from qlearn.viz.png import figure_png
 
-    title = f"{result.mdp.name}, guided by {run_label(result.value_source)}"
-    return figure_png(plan_figure(result.rows, title))
+    return figure_png(plan_figure(rows, f"{world}, guided by {run_label(value_source)}"))
 
 
 def per_state_table(result: PlanResult) -> pd.DataFrame:
@@ -72,7 +72,7 @@ def write_plan_run(result: PlanResult, out: Path, info: dict[str, Any],
     config = plan_config(result, world)
     table = result.table
     per_state = per_state_table(result)
-    png = plan_png(result)
+    png = plan_png(result.rows, result.mdp.name, result.value_source)
 
     def fill(folder: Path) -> None:
         atomic_write_text(folder / "config.yaml", dump_yaml(config))
@@ -83,3 +83,16 @@ def write_plan_run(result: PlanResult, out: Path, info: dict[str, Any],
         atomic_write_text(folder / "summary.json", dump_json(info))
 
     return write_run_dir(Path(out), fill)
+
+
+def redraw_plan(run_dir: Path) -> tuple[dict[str, bytes], str]:
+    """plan.png and report.html of a saved plan folder, from its files alone."""
+    from qlearn.runs.folder import read_config, read_summary, read_table, reading
+
+    info, config = read_summary(run_dir), read_config(run_dir)
+    table = read_table(run_dir / "results.csv", ("regret_mean",), "plan again to draw it")
+    per_state = read_table(run_dir / "per_state.csv", (), "plan again to draw it")
+    with reading(run_dir / "summary.json", "plan again to draw it"):
+        png = plan_png(info["results"], info["world"], info["value_source"])
+        report = plan_report(info, config, table, per_state, png)
+    return {"plan.png": png}, report

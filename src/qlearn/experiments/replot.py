@@ -1,8 +1,9 @@
 """Draw a saved run's figures again, from its files alone (``qlearn plot RUN``).
 
 Works on every kind of run folder qlearn writes (tabular and DQN training, exact
-solution, comparison, and the tour, whose stages are run folders themselves). The PNG files and
-``report.html`` are rewritten atomically, one file at a time; nothing is trained.
+solution, comparison, plan, and the tour, whose stages are run folders themselves). The
+PNG files and ``report.html`` are rewritten atomically, one file at a time; nothing is
+trained.
 """
 
 from __future__ import annotations
@@ -11,12 +12,12 @@ from pathlib import Path
 
 from qlearn.core.errors import QlearnError
 from qlearn.runs.folder import (
-    atomic_write_bytes,
     atomic_write_text,
     read_config,
     read_summary,
     read_table,
     reading,
+    write_figures,
 )
 
 
@@ -34,6 +35,10 @@ def replot(run_dir: str | Path) -> list[Path]:
         return _replot_comparison(run_dir)
     if kind == "dqn":
         return _replot_dqn(run_dir)
+    if kind == "plan":
+        from qlearn.experiments.plan_run import redraw_plan
+
+        return _write(run_dir, *redraw_plan(run_dir))
     if kind == "tour":
         stages = sorted(p for p in run_dir.iterdir() if (p / "config.yaml").is_file())
         return [path for stage in stages for path in replot(stage)]
@@ -41,10 +46,7 @@ def replot(run_dir: str | Path) -> list[Path]:
 
 
 def _write(run_dir: Path, pngs: dict[str, bytes], report: str) -> list[Path]:
-    written = []
-    for name, data in pngs.items():
-        atomic_write_bytes(run_dir / name, data)
-        written.append(run_dir / name)
+    written = write_figures(run_dir, pngs)
     atomic_write_text(run_dir / "report.html", report)
     return [*written, run_dir / "report.html"]
 
