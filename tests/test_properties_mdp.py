@@ -92,10 +92,9 @@ def random_mdps(
     start = (~terminal).astype(float)
     start /= start.sum()
     gamma = draw(st.floats(0.0, max_gamma, allow_nan=False), label="gamma")
-    mdp = FiniteMDP(
-        P=P,
-        R=R,
-        R_std=np.zeros_like(R),
+    mdp = FiniteMDP.from_dense(
+        P,
+        R,
         terminal=terminal,
         start=start,
         legal=legal,

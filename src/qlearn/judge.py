@@ -63,8 +63,7 @@ def capped_return(mdp: FiniteMDP, policy: np.ndarray, horizon: int) -> float:
     """
     live = ~mdp.terminal
     policy = np.where(live[:, None], policy, 0.0)  # terminal rows may be undefined (no action)
-    p_pi, r_pi = policy_matrices(mdp, policy)
-    p_pi = np.where(live[:, None], p_pi, 0.0)
+    p_pi, r_pi = policy_matrices(mdp, policy)  # terminal rows are empty: no action there
     r_pi = np.where(live, r_pi, 0.0)
     v = np.zeros(mdp.n_states)
     for _ in range(horizon):

@@ -15,7 +15,7 @@ import math
 import numbers
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -48,14 +48,24 @@ class GridLayout:
         return self.cells[self.height - row][col - 1]
 
 
+#: Largest dense view ``P`` (S * A * S entries) a world will build: about 1 GiB of floats.
+DENSE_LIMIT = 2**27
+
+
 @dataclass(frozen=True, eq=False)
 class FiniteMDP:
-    """A finite Markov decision process as dense arrays.
+    """A finite Markov decision process as successor lists.
+
+    Each (state, action) lists at most K outcomes: the states it may land in, with their
+    probabilities and rewards. Grids, mazes and toy_text worlds have a handful of
+    outcomes per move, so a world costs O(S * A * K) memory, not O(S^2). Slots are
+    sorted by next state; unused ones have probability 0 (and point at the state itself).
 
     Attributes:
-        P: (S, A, S) transition probabilities.
-        R: (S, A, S) mean reward of each transition.
-        R_std: (S, A, S) standard deviation of that reward (0 where it is fixed).
+        next_states: (S, A, K) int32 where each outcome lands.
+        next_probs: (S, A, K) its probability.
+        next_rewards: (S, A, K) its mean reward.
+        next_reward_std: (S, A, K) the standard deviation of that reward (0 where fixed).
         terminal: (S,) entering this state ends the episode.
         start: (S,) distribution of the first state.
         legal: (S, A) which actions may be taken in each state.
@@ -67,9 +77,10 @@ class FiniteMDP:
         max_steps: default cap on the length of a training episode.
     """
 
-    P: np.ndarray
-    R: np.ndarray
-    R_std: np.ndarray
+    next_states: np.ndarray
+    next_probs: np.ndarray
+    next_rewards: np.ndarray
+    next_reward_std: np.ndarray
     terminal: np.ndarray
     start: np.ndarray
     legal: np.ndarray
@@ -80,23 +91,150 @@ class FiniteMDP:
     layout: GridLayout | None = None
     max_steps: int = 1000
 
+    @classmethod
+    def from_dense(
+        cls, P: np.ndarray, R: np.ndarray, R_std: np.ndarray | None = None, **fields: object
+    ) -> FiniteMDP:
+        """A world given as dense (S, A, S) arrays ``P``, ``R`` (and ``R_std``), for
+        small hand-written worlds; the other fields as keywords."""
+        P = np.asarray(P, dtype=float)
+        if P.ndim != 3 or P.shape[0] != P.shape[2]:
+            raise QlearnError(f"P must have shape (S, A, S), got {P.shape}")
+        R = np.broadcast_to(np.asarray(R, dtype=float), P.shape)
+        R_std = np.zeros(P.shape) if R_std is None else np.broadcast_to(R_std, P.shape)
+        S = P.shape[0]
+        lands = np.broadcast_to(np.arange(S), P.shape)
+        arrays = compact_successors(lands, P, R, R_std)
+        return cls(*arrays, **fields)  # type: ignore[arg-type]
+
+    def with_dense(
+        self, P: np.ndarray, R: np.ndarray | None = None, R_std: np.ndarray | None = None
+    ) -> FiniteMDP:
+        """The same world with its transitions replaced by dense (S, A, S) arrays (``R``
+        and ``R_std`` default to this world's dense views), for editing a small world by
+        hand."""
+        from dataclasses import fields
+
+        kept = {
+            f.name: getattr(self, f.name) for f in fields(self) if not f.name.startswith("next_")
+        }
+        R = self.R if R is None else R
+        return FiniteMDP.from_dense(P, R, self.R_std if R_std is None else R_std, **kept)
+
     @property
     def n_states(self) -> int:
-        return self.P.shape[0]
+        return self.next_states.shape[0]
 
     @property
     def n_actions(self) -> int:
-        return self.P.shape[1]
+        return self.next_states.shape[1]
+
+    @property
+    def n_successors(self) -> int:
+        """K: the most outcomes any (state, action) has."""
+        return self.next_states.shape[2]
 
     @cached_property
     def expected_reward(self) -> np.ndarray:
         """(S, A) expected immediate reward of taking ``a`` in ``s``."""
-        return np.einsum("sat,sat->sa", self.P, self.R)
+        return (self.next_probs * self.next_rewards).sum(axis=2)
 
     @cached_property
     def decision_states(self) -> np.ndarray:
         """(S,) states where the agent acts: not terminal."""
         return ~self.terminal
+
+    @cached_property
+    def entry_reward(self) -> np.ndarray:
+        """(S,) the most a move from a decision state pays on landing in each state
+        (``nan`` for states no move enters): what a terminal cell "pays"."""
+        moves = (self.next_probs > 0) & self.decision_states[:, None, None]
+        best = np.full(self.n_states, -np.inf)
+        np.maximum.at(best, self.next_states[moves], self.next_rewards[moves])
+        return np.where(np.isfinite(best), best, np.nan)
+
+    def expected_next(self, values: np.ndarray) -> np.ndarray:
+        """(S, A) E[values(s') | s, a]: the expectation of a per-state array over where
+        each move lands."""
+        return (self.next_probs * values[self.next_states]).sum(axis=2)
+
+    def landing_reward(self, s: np.ndarray, a: np.ndarray, s2: np.ndarray) -> np.ndarray:
+        """The mean reward of taking ``a`` in ``s`` and landing in ``s2`` (arrays of one
+        shape; the first matching outcome where several land alike; 0 where none does)."""
+        match = (self.next_states[s, a] == np.asarray(s2)[..., None]) & (self.next_probs[s, a] > 0)
+        k = np.argmax(match, axis=-1)
+        found = np.take_along_axis(self.next_rewards[s, a], k[..., None], axis=-1)[..., 0]
+        return np.where(match.any(axis=-1), found, 0.0)
+
+    def outcomes(self, s: int, a: int) -> list[tuple[int, float, float, float]]:
+        """``(next state, probability, mean reward, reward std)`` of each outcome of
+        taking ``a`` in ``s``, in the order the samplers use."""
+        used = np.flatnonzero(self.next_probs[s, a] > 0)
+        return [
+            (int(self.next_states[s, a, k]), float(self.next_probs[s, a, k]),
+             float(self.next_rewards[s, a, k]), float(self.next_reward_std[s, a, k]))
+            for k in used
+        ]  # fmt: skip
+
+    def _dense(self, values: np.ndarray, pool: bool = True) -> np.ndarray:
+        """``values`` (S, A, K) spread over (S, A, S) by landing state: summed when
+        ``pool``, else each outcome's own value (outcomes sharing a landing state are
+        then pooled by the caller)."""
+        S, A = self.n_states, self.n_actions
+        if S * A * S > DENSE_LIMIT:
+            raise QlearnError(
+                f"world {self.name!r} has {S:,} states: its dense (S, A, S) view would hold "
+                f"{S * A * S:,} numbers; use its successor lists (next_states, next_probs, "
+                "next_rewards) instead"
+            )
+        dense = np.zeros((S, A, S))
+        s_idx, a_idx = np.indices((S, A))
+        used = self.next_probs > 0
+        for k in range(self.n_successors):
+            where = (
+                s_idx[used[:, :, k]],
+                a_idx[used[:, :, k]],
+                self.next_states[:, :, k][used[:, :, k]],
+            )
+            if pool:
+                np.add.at(dense, where, values[:, :, k][used[:, :, k]])
+            else:
+                dense[where] = values[:, :, k][used[:, :, k]]
+        return dense
+
+    @cached_property
+    def _shared_landings(self) -> np.ndarray:
+        """(S, A, S) True where two outcomes of one move land in the same state."""
+        return self._dense(np.ones(self.next_probs.shape)) > 1
+
+    @cached_property
+    def P(self) -> np.ndarray:
+        """(S, A, S) transition probabilities: a dense view for small worlds and tests."""
+        return self._dense(self.next_probs)
+
+    @cached_property
+    def R(self) -> np.ndarray:
+        """(S, A, S) mean reward of landing in each state (a dense view; outcomes that
+        land alike with different rewards are pooled by probability)."""
+        r = self._dense(self.next_rewards, pool=False)
+        shared = self._shared_landings
+        if shared.any():
+            mass = self._dense(self.next_probs * self.next_rewards)
+            r[shared] = mass[shared] / self.P[shared]
+        return r
+
+    @cached_property
+    def R_std(self) -> np.ndarray:
+        """(S, A, S) standard deviation of the reward of landing in each state (a dense
+        view, pooled like :attr:`R`)."""
+        std = self._dense(self.next_reward_std, pool=False)
+        shared = self._shared_landings
+        if shared.any():
+            second = self._dense(self.next_probs * (self.next_reward_std**2 + self.next_rewards**2))
+            std[shared] = np.sqrt(
+                np.maximum(second[shared] / self.P[shared] - self.R[shared] ** 2, 0)
+            )
+        return std
 
     def with_gamma(self, gamma: float | None) -> FiniteMDP:
         """The same world with another discount (``None`` keeps the default)."""
@@ -165,20 +303,77 @@ def check_gamma(gamma: float) -> None:
         raise QlearnError(f"gamma must be in [0, 1], got {shown(gamma)}; pass e.g. --gamma 0.9")
 
 
+def compact_successors(
+    lands: np.ndarray, probs: np.ndarray, rewards: np.ndarray, reward_std: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Successor lists in their one canonical form, from candidate outcomes.
+
+    The inputs are (S, A, C): C candidate outcomes per move, possibly landing in the same
+    state twice or with probability 0. Outcomes with the same landing state and reward
+    merge (probabilities summed in the order given, as a dense table's ``+=`` would);
+    the rest are sorted by landing state, then reward; unused slots come last, with
+    probability 0, pointing at the state itself. Returns ``(next_states, next_probs,
+    next_rewards, next_reward_std)``, each (S, A, K) with K the most outcomes of a move.
+    """
+    probs = np.asarray(probs, dtype=float)
+    S, A, C = probs.shape
+    lands = np.broadcast_to(np.asarray(lands, dtype=np.int64), probs.shape)
+    rewards = np.broadcast_to(np.asarray(rewards, dtype=float), probs.shape)
+    reward_std = np.broadcast_to(np.asarray(reward_std, dtype=float), probs.shape)
+    live = probs > 0
+    order = np.lexsort((rewards, np.where(live, lands, S)), axis=-1)
+    width = max(1, int(live.sum(axis=2).max(initial=0)))
+    order = order[:, :, :width]  # dead candidates sorted last: drop them
+
+    def sorted_(x: np.ndarray) -> np.ndarray:
+        return np.take_along_axis(x, order, axis=2)
+
+    lands, probs, rewards, reward_std, live = map(
+        sorted_, (lands, probs, rewards, reward_std, live)
+    )
+    new = np.ones(lands.shape, dtype=bool)
+    new[:, :, 1:] = (lands[:, :, 1:] != lands[:, :, :-1]) | (
+        rewards[:, :, 1:] != rewards[:, :, :-1]
+    )
+    slot = np.cumsum(new & live, axis=2) - 1  # the output slot of each live candidate
+    K = max(1, int(slot.max(initial=0)) + 1)
+    own = np.broadcast_to(np.arange(S)[:, None, None], (S, A, K))
+    out = (own.astype(np.int32), np.zeros((S, A, K)), np.zeros((S, A, K)), np.zeros((S, A, K)))
+    s_idx, a_idx = np.indices((S, A))
+    for c in range(lands.shape[2]):
+        m = live[:, :, c]
+        where = (s_idx[m], a_idx[m], slot[:, :, c][m])
+        out[0][where] = lands[:, :, c][m]
+        out[1][where] += probs[:, :, c][m]
+        out[2][where] = rewards[:, :, c][m]
+        out[3][where] = reward_std[:, :, c][m]
+    return out
+
+
 def validate_mdp(mdp: FiniteMDP) -> None:
-    """Check shapes and that every legal row of P is a distribution."""
-    S, A, S2 = mdp.P.shape
-    if S != S2 or mdp.R.shape != mdp.P.shape or mdp.R_std.shape != mdp.P.shape:
-        raise QlearnError(f"MDP {mdp.name!r}: P, R and R_std must all have shape (S, A, S)")
+    """Check shapes and that every legal move's outcomes form a distribution."""
+    shape = mdp.next_states.shape
+    S, A = shape[:2]
+    if len(shape) != 3 or any(
+        x.shape != shape for x in (mdp.next_probs, mdp.next_rewards, mdp.next_reward_std)
+    ):
+        raise QlearnError(
+            f"MDP {mdp.name!r}: next_states, next_probs, next_rewards and next_reward_std "
+            "must all have shape (S, A, K)"
+        )
     if mdp.terminal.shape != (S,) or mdp.start.shape != (S,) or mdp.legal.shape != (S, A):
         raise QlearnError(f"MDP {mdp.name!r}: terminal, start and legal have wrong shapes")
-    sums = mdp.P.sum(axis=2)
+    if S and (mdp.next_states.min() < 0 or mdp.next_states.max() >= S):
+        raise QlearnError(f"MDP {mdp.name!r}: next_states must be state indices in [0, {S})")
+    if (mdp.next_probs < 0).any():
+        raise QlearnError(f"MDP {mdp.name!r}: probabilities must not be negative")
+    sums = mdp.next_probs.sum(axis=2)
     bad = mdp.legal & ~mdp.terminal[:, None] & ~np.isclose(sums, 1.0, atol=1e-9)
     if bad.any():
         s, a = np.argwhere(bad)[0]
         raise QlearnError(
-            f"MDP {mdp.name!r}: P[{s}, {a}] sums to {sums[s, a]:.6g}, not 1; "
-            "fix the transition table"
+            f"MDP {mdp.name!r}: the outcomes of action {a} in state {s} sum to "
+            f"{sums[s, a]:.6g}, not 1; fix the transition table"
         )
     if not np.isclose(mdp.start.sum(), 1.0):
         raise QlearnError(f"MDP {mdp.name!r}: the start distribution must sum to 1")
@@ -196,14 +391,15 @@ class Solution(NamedTuple):
     q: np.ndarray  # (S, A) Q*, -inf for illegal actions, 0 in terminal states
     v: np.ndarray  # (S,) V* = max_a Q*
     policy: np.ndarray  # (S, A) bool: every action tied for the max (within tolerance)
-    sweeps: int  # value-iteration sweeps until the tolerance was met
+    sweeps: int  # value-iteration sweeps to the tolerance, or policy evaluations
     gamma: float
+    method: str = "value iteration"  # or "policy iteration"
 
 
 def q_from_v(mdp: FiniteMDP, v: np.ndarray, gamma: float) -> np.ndarray:
     """One Bellman backup: Q(s,a) = sum_s' P(s'|s,a) [R(s,a,s') + gamma V(s')]."""
     v_next = np.where(mdp.terminal, 0.0, v)
-    q = mdp.expected_reward + gamma * (mdp.P @ v_next)
+    q = mdp.expected_reward + gamma * mdp.expected_next(v_next)
     q = np.where(mdp.legal, q, -np.inf)
     q[mdp.terminal] = 0.0
     return q
@@ -246,41 +442,59 @@ def value_iteration(
     )
 
 
-def policy_matrices(mdp: FiniteMDP, policy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(S, S) transition matrix and (S,) expected reward under a stochastic policy (S, A)."""
-    p_pi = np.einsum("sa,sat->st", policy, mdp.P)
+def policy_matrices(mdp: FiniteMDP, policy: np.ndarray) -> tuple[Any, np.ndarray]:
+    """(S, S) sparse transition matrix (scipy CSR) and (S,) expected reward under a
+    stochastic policy (S, A)."""
+    from scipy import sparse  # scipy's sparse modules take a third of a second to load
+
+    S = mdp.n_states
+    weight = policy[:, :, None] * mdp.next_probs  # (S, A, K)
+    rows = np.broadcast_to(np.arange(S)[:, None, None], weight.shape)
+    live = weight > 0
+    p_pi = sparse.csr_matrix((weight[live], (rows[live], mdp.next_states[live])), shape=(S, S))
     r_pi = np.einsum("sa,sa->s", policy, np.where(mdp.legal, mdp.expected_reward, 0.0))
     return p_pi, r_pi
 
 
+def _reaching(edges: Any, targets: np.ndarray) -> np.ndarray:
+    """(S,) True for the states from which some path along ``edges`` (scipy CSR) reaches
+    a target."""
+    from scipy import sparse
+    from scipy.sparse.csgraph import breadth_first_order
+
+    S = edges.shape[0]
+    # One extra node that every target points to; search backwards from it.
+    hub = sparse.csr_matrix(
+        (np.ones(int(targets.sum())), (np.flatnonzero(targets), np.full(int(targets.sum()), S))),
+        shape=(S + 1, S + 1),
+    )
+    graph = sparse.bmat([[edges, None], [None, sparse.csr_matrix((1, 1))]], format="csr") + hub
+    found = breadth_first_order(graph.T.tocsr(), S, directed=True, return_predecessors=False)
+    reach = np.zeros(S + 1, dtype=bool)
+    reach[found] = True
+    return reach[:S]
+
+
 def reaches_terminal(mdp: FiniteMDP, policy: np.ndarray) -> np.ndarray:
     """(S,) True where following ``policy`` ends in a terminal state with probability 1."""
+    from scipy import sparse
+
     p_pi, _ = policy_matrices(mdp, policy)
-    edges = (p_pi > 0) & ~mdp.terminal[:, None]
-    # States that can still reach a terminal: grow backwards from the terminals.
-    can_reach = mdp.terminal.copy()
-    while True:
-        grown = can_reach | (edges & can_reach[None, :]).any(axis=1)
-        if (grown == can_reach).all():
-            break
-        can_reach = grown
+    edges = sparse.diags((~mdp.terminal).astype(float)) @ p_pi  # no moves out of terminals
     # A state ends w.p. 1 iff nothing it can reach is stuck (unable to reach a terminal).
-    stuck = ~can_reach
-    reach = stuck.copy()
-    while True:
-        grown = reach | (edges & reach[None, :]).any(axis=1)
-        if (grown == reach).all():
-            break
-        reach = grown
-    return ~reach
+    stuck = ~_reaching(edges, mdp.terminal)
+    return ~_reaching(edges, stuck) if stuck.any() else np.ones(mdp.n_states, dtype=bool)
 
 
 def evaluate_policy(mdp: FiniteMDP, policy: np.ndarray, gamma: float | None = None) -> np.ndarray:
-    """V^pi exactly, by solving the linear Bellman expectation equations.
+    """V^pi exactly, by solving the linear Bellman expectation equations (sparse).
 
     ``policy`` is (S, A) action probabilities. With gamma = 1 every state must reach a
     terminal with probability 1 under the policy; states that do not get ``nan``.
     """
+    from scipy import sparse
+    from scipy.sparse.linalg import spsolve
+
     gamma = mdp.gamma if gamma is None else gamma
     p_pi, r_pi = policy_matrices(mdp, policy)
     solvable = ~mdp.terminal
@@ -291,8 +505,8 @@ def evaluate_policy(mdp: FiniteMDP, policy: np.ndarray, gamma: float | None = No
     if gamma >= 1.0:
         v[~mdp.terminal & ~solvable] = np.nan
     if idx.size:
-        a = np.eye(idx.size) - gamma * p_pi[np.ix_(idx, idx)]
-        v[idx] = np.linalg.solve(a, r_pi[idx])
+        a = sparse.identity(idx.size, format="csc") - gamma * p_pi[idx][:, idx].tocsc()
+        v[idx] = spsolve(a, r_pi[idx]) if idx.size > 1 else r_pi[idx] / a.toarray()[0]
     return v
 
 
@@ -308,17 +522,50 @@ def deterministic(choice: np.ndarray, n_actions: int) -> np.ndarray:
     return np.eye(n_actions)[choice]
 
 
-def solve(mdp: FiniteMDP, gamma: float | None = None, tol: float = 1e-10) -> Solution:
+#: Worlds with more states than this are solved by policy iteration: value iteration
+#: needs about as many sweeps as the longest path, hours on a large maze.
+VALUE_ITERATION_LIMIT = 10_000
+SOLVE_METHODS = ("auto", "value-iteration", "policy-iteration")
+
+
+def solve(
+    mdp: FiniteMDP, gamma: float | None = None, tol: float = 1e-10, method: str = "auto"
+) -> Solution:
     """Q*, V* and the optimal actions (all ties) of a finite MDP.
 
-    Value iteration runs to ``tol``; then the greedy policy is evaluated exactly and
-    improved until stable (policy iteration), so the reported values are exact to
-    machine precision rather than merely within ``tol``.
+    ``value-iteration`` runs value iteration to ``tol`` and then evaluates the greedy
+    policy exactly and improves it until stable, so the values are exact to machine
+    precision rather than merely within ``tol``. ``policy-iteration`` starts from a
+    policy that heads for the nearest terminal and alternates exact (sparse) evaluation
+    and improvement: a few evaluations even on a million-state maze. ``auto`` picks value
+    iteration up to :data:`VALUE_ITERATION_LIMIT` states.
     """
     gamma = mdp.gamma if gamma is None else float(gamma)
     check_gamma(gamma)
+    if method not in SOLVE_METHODS:
+        raise QlearnError(
+            f"unknown solve method {method!r}; choose one of {', '.join(SOLVE_METHODS)}"
+        )
+    if method == "auto":
+        method = "value-iteration" if mdp.n_states <= VALUE_ITERATION_LIMIT else "policy-iteration"
+    if method == "policy-iteration":
+        solution = _policy_iteration(mdp, gamma)
+        if solution is not None:
+            return solution
     v, sweeps = value_iteration(mdp, gamma, tol)
-    q = q_from_v(mdp, v, gamma)
+    q = _polish(mdp, q_from_v(mdp, v, gamma), gamma)
+    return _solution(mdp, q, sweeps, gamma, "value iteration")
+
+
+def _solution(mdp: FiniteMDP, q: np.ndarray, count: int, gamma: float, method: str) -> Solution:
+    v = np.where(mdp.terminal, 0.0, max_legal(q, mdp.legal))
+    return Solution(
+        q=q, v=v, policy=greedy_ties(q, mdp.legal), sweeps=count, gamma=gamma, method=method
+    )
+
+
+def _polish(mdp: FiniteMDP, q: np.ndarray, gamma: float) -> np.ndarray:
+    """``q`` made exact: evaluate its greedy policy exactly and improve until stable."""
     for _ in range(100):
         choice = np.argmax(np.where(mdp.legal, q, -np.inf), axis=1)
         v_exact = evaluate_policy(mdp, deterministic(choice, mdp.n_actions), gamma)
@@ -326,11 +573,48 @@ def solve(mdp: FiniteMDP, gamma: float | None = None, tol: float = 1e-10) -> Sol
             break  # gamma = 1 and a tied action loops: keep value iteration's answer
         q_exact = q_from_v(mdp, v_exact, gamma)
         ties = greedy_ties(q_exact, mdp.legal)
-        v, q = v_exact, q_exact
+        q = q_exact
         if ties[np.arange(mdp.n_states), choice].all():
             break
-    v = np.where(mdp.terminal, 0.0, max_legal(q, mdp.legal))
-    return Solution(q=q, v=v, policy=greedy_ties(q, mdp.legal), sweeps=sweeps, gamma=gamma)
+    return q
+
+
+def heading_for_terminals(mdp: FiniteMDP) -> np.ndarray:
+    """(S,) an action per state with the best chance of landing closer (in moves) to a
+    terminal state: a policy that ends with probability 1 wherever that is possible."""
+    from scipy import sparse
+    from scipy.sparse.csgraph import shortest_path
+
+    S = mdp.n_states
+    moves = (mdp.next_probs > 0) & (mdp.legal & ~mdp.terminal[:, None])[:, :, None]
+    rows = np.broadcast_to(np.arange(S)[:, None, None], moves.shape)[moves]
+    hub = np.full(int(mdp.terminal.sum()), S)
+    graph = sparse.csr_matrix(
+        (np.ones(rows.size + hub.size), (np.concatenate([mdp.next_states[moves], hub]),
+                                          np.concatenate([rows, np.flatnonzero(mdp.terminal)]))),
+        shape=(S + 1, S + 1),
+    )  # fmt: skip
+    dist = shortest_path(graph, unweighted=True, indices=S)[:S]  # moves to a terminal
+    closer = (mdp.next_probs * (dist[mdp.next_states] < dist[:, None, None])).sum(axis=2)
+    return np.argmax(np.where(mdp.legal, closer, -1.0), axis=1)
+
+
+def _policy_iteration(mdp: FiniteMDP, gamma: float, max_rounds: int = 1000) -> Solution | None:
+    """Policy iteration from :func:`heading_for_terminals`; None if a policy on the way
+    never ends (gamma 1), for value iteration to take over."""
+    choice = heading_for_terminals(mdp)
+    rows = np.arange(mdp.n_states)
+    for rounds in range(1, max_rounds + 1):
+        v = evaluate_policy(mdp, deterministic(choice, mdp.n_actions), gamma)
+        if np.isnan(v).any():
+            return None
+        q = q_from_v(mdp, v, gamma)
+        best = max_legal(q, mdp.legal)
+        better = q[rows, choice] < best - 1e-12 * np.maximum(1.0, np.abs(best))
+        if not better.any():
+            return _solution(mdp, q, rounds, gamma, "policy iteration")
+        choice = np.where(better, np.argmax(np.where(mdp.legal, q, -np.inf), axis=1), choice)
+    return None
 
 
 def tie_policy(q: np.ndarray, legal: np.ndarray) -> np.ndarray:

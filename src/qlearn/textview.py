@@ -63,9 +63,8 @@ def _grid_lines(mdp: FiniteMDP, cell_text, width: int = 7) -> list[str]:
                 kind = layout.kinds.get(ch, "")
                 text = "#####" if kind == "wall" else "cliff" if kind == "cliff" else ch
             elif mdp.terminal[s]:
-                into = (mdp.P[:, :, s] > 0) & ~mdp.terminal[:, None]
-                reward = mdp.R[:, :, s][into]
-                text = f"[{reward.max():+g}]" if reward.size else f"[{ch}]"
+                pays = mdp.entry_reward[s]
+                text = f"[{pays:+g}]" if not np.isnan(pays) else f"[{ch}]"
             else:
                 text = cell_text(s)
             cells.append(f"{text:>{width}}")

@@ -1,7 +1,5 @@
 """Best-first planners (A*, Dijkstra, Q*) against the exact optimum and hand-counted searches."""
 
-from dataclasses import replace
-
 import numpy as np
 import pytest
 
@@ -134,8 +132,8 @@ def detour_world() -> FiniteMDP:
     for s, a, s2, r in moves:  # (state, action, next state, reward)
         P[s, a, s2], R[s, a, s2], legal[s, a] = 1.0, r, True
     P[4, :, 4] = 1.0
-    mdp = FiniteMDP(
-        P=P, R=R, R_std=np.zeros_like(R), terminal=np.arange(n_s) == 4, start=np.eye(n_s)[0],
+    mdp = FiniteMDP.from_dense(
+        P, R, terminal=np.arange(n_s) == 4, start=np.eye(n_s)[0],
         legal=legal, gamma=0.9, name="detour", state_names=("s", "x", "a", "b", "T"),
         action_names=("short", "detour"),
     )  # fmt: skip
@@ -199,7 +197,7 @@ def test_a_goal_out_of_reach_exhausts_the_frontier():
     mdp = world(CORRIDOR)
     P, R = mdp.P.copy(), mdp.R.copy()
     P[2, 2], R[2, 2] = np.eye(4)[2], -1.0
-    mdp = replace(mdp, P=P, R=R)
+    mdp = mdp.with_dense(P, R)
     result = dijkstra(mdp, 1)
     assert not result.reached_terminal and result.states.tolist() == [1]
     assert (result.nodes_expanded, result.nodes_generated) == (3, 12)
@@ -227,7 +225,7 @@ def test_random_moves_off_a_grid_are_named_as_such():
     P = mdp.P.copy()
     P[0, 0, 1] = P[0, 0, 2] = 0.5
     with pytest.raises(QlearnError, match=r"s short can land in 2 states \(its moves are random\)"):
-        check_deterministic(replace(mdp, P=P), "dijkstra")
+        check_deterministic(mdp.with_dense(P), "dijkstra")
     check_deterministic(mdp, "dijkstra")
 
 

@@ -27,7 +27,17 @@ def bandits(rewards: np.ndarray, legal: np.ndarray | None = None) -> FiniteMDP:
     legal = np.ones((s, n_actions), bool) if legal is None else legal
     names = tuple(str(i) for i in range(s))
     actions = tuple(f"a{i}" for i in range(n_actions))
-    return FiniteMDP(P, R, np.zeros_like(P), terminal, start, legal, 1.0, "bandits", names, actions)
+    return FiniteMDP.from_dense(
+        P,
+        R,
+        terminal=terminal,
+        start=start,
+        legal=legal,
+        gamma=1.0,
+        name="bandits",
+        state_names=names,
+        action_names=actions,
+    )
 
 
 def test_an_invalid_action_is_never_searched_even_with_the_highest_prior():

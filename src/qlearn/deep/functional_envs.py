@@ -100,22 +100,24 @@ class FiniteState(NamedTuple):
 def finite_env(mdp: FiniteMDP, max_steps: int | None = None) -> FunctionalEnv:
     """A finite world as a FunctionalEnv with one-hot observations of size S.
 
-    Steps are sampled from the MDP's arrays (``P``, ``R``, ``R_std``), so noisy rewards
-    (maxbias) and slippery ice are part of the world, not of the learner; illegal
-    actions are masked through ``mask``.
+    Steps are sampled from the MDP's successor lists (where each move lands, with what
+    probability and reward), so noisy rewards (maxbias) and slippery ice are part of the
+    world, not of the learner; illegal actions are masked through ``mask``.
     """
     S, A = mdp.n_states, mdp.n_actions
-    cum_p = jnp.asarray(np.cumsum(mdp.P, axis=2), jnp.float32)  # (S, A, S)
-    reward = jnp.asarray(mdp.R, jnp.float32)
-    reward_std = jnp.asarray(mdp.R_std, jnp.float32)
+    cum_p = jnp.asarray(np.cumsum(mdp.next_probs, axis=2), jnp.float32)  # (S, A, K)
+    lands = jnp.asarray(mdp.next_states, jnp.int32)
+    reward = jnp.asarray(mdp.next_rewards, jnp.float32)
+    reward_std = jnp.asarray(mdp.next_reward_std, jnp.float32)
     terminal = jnp.asarray(mdp.terminal)
     legal = jnp.asarray(mdp.legal)
     start_cum = jnp.asarray(np.cumsum(mdp.start), jnp.float32)
     horizon = int(max_steps or mdp.max_steps)
 
     def draw(key, cum):
-        # the last entry is clipped so that rounding never yields an index past S - 1
-        return jnp.minimum(jnp.searchsorted(cum, jax.random.uniform(key) * cum[-1]), S - 1)
+        # the last entry is clipped so that rounding never yields an index past the end
+        u = jax.random.uniform(key) * cum[-1]
+        return jnp.minimum(jnp.searchsorted(cum, u), cum.shape[0] - 1)
 
     def observe(s):
         return jax.nn.one_hot(s, S, dtype=jnp.float32)
@@ -126,10 +128,10 @@ def finite_env(mdp: FiniteMDP, max_steps: int | None = None) -> FunctionalEnv:
 
     def step(key, state, action):
         k_next, k_noise = jax.random.split(key)
-        s2 = draw(k_next, cum_p[state.s, action]).astype(jnp.int32)
-        r = reward[state.s, action, s2] + reward_std[state.s, action, s2] * jax.random.normal(
-            k_noise
-        )
+        k = draw(k_next, cum_p[state.s, action])  # which outcome of the move
+        s2 = lands[state.s, action, k]
+        noise = reward_std[state.s, action, k] * jax.random.normal(k_noise)
+        r = reward[state.s, action, k] + noise
         t = state.t + 1
         terminated = terminal[s2]
         truncated = jnp.logical_and(t >= horizon, ~terminated)

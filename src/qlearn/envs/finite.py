@@ -8,7 +8,7 @@ import gymnasium as gym
 import numpy as np
 
 from qlearn.core.errors import QlearnError
-from qlearn.mdp import FiniteMDP, validate_mdp
+from qlearn.mdp import FiniteMDP, compact_successors, validate_mdp
 
 
 class FiniteEnv(gym.Env):
@@ -86,8 +86,8 @@ def toy_text_table(mdp: FiniteMDP) -> dict[int, dict[int, list[tuple[float, int,
         table[s] = {}
         for a in range(mdp.n_actions):
             table[s][a] = [
-                (float(mdp.P[s, a, t]), int(t), float(mdp.R[s, a, t]), bool(mdp.terminal[t]))
-                for t in np.flatnonzero(mdp.P[s, a])
+                (prob, nxt, reward, bool(mdp.terminal[nxt]))
+                for nxt, prob, reward, _ in mdp.outcomes(s, a)
             ]
     return table
 
@@ -123,17 +123,23 @@ def mdp_from_toy_text(env: gym.Env, name: str, gamma: float) -> FiniteMDP:
     split = np.flatnonzero(ends & goes_on)
     copy_of = {int(t): n_s + i for i, t in enumerate(split)}
     total = n_s + len(split)
-    P = np.zeros((total, n_a, total))
-    R = np.zeros((total, n_a, total))
+    width = max(1, max((len(table[s][a]) for s in range(n_s) for a in range(n_a)), default=1))
+    lands = np.broadcast_to(np.arange(total)[:, None, None], (total, n_a, width)).copy()
+    probs = np.zeros((total, n_a, width))
+    rewards = np.zeros((total, n_a, width))
+    filled = np.zeros((total, n_a), dtype=np.int64)
     for s, a, p, nxt, r, done in entries:
         if terminal_here[s]:
             continue
-        target = copy_of.get(nxt, nxt) if done else nxt
-        P[s, a, target] += p
-        R[s, a, target] = r
+        k = filled[s, a]
+        lands[s, a, k] = copy_of.get(nxt, nxt) if done else nxt
+        probs[s, a, k], rewards[s, a, k] = p, r
+        filled[s, a] += 1
     terminal = np.concatenate([terminal_here, np.ones(len(split), dtype=bool)])
-    for t in np.flatnonzero(terminal):
-        P[t, :, t] = 1.0
+    probs[terminal, :, 0] = 1.0  # a terminal state is absorbing
+    rewards[terminal] = 0.0
+    lands[terminal] = np.flatnonzero(terminal)[:, None, None]
+    next_states, next_probs, next_rewards, next_std = compact_successors(lands, probs, rewards, 0.0)
     start = np.zeros(total)
     isd = np.asarray(getattr(raw, "initial_state_distrib", None), dtype=float)
     if isd.shape == (n_s,):
@@ -146,9 +152,10 @@ def mdp_from_toy_text(env: gym.Env, name: str, gamma: float) -> FiniteMDP:
     spec = getattr(env, "spec", None)
     max_steps = int(spec.max_episode_steps) if spec and spec.max_episode_steps else 1000
     mdp = FiniteMDP(
-        P=P,
-        R=R,
-        R_std=np.zeros_like(R),
+        next_states=next_states,
+        next_probs=next_probs,
+        next_rewards=next_rewards,
+        next_reward_std=next_std,
         terminal=terminal,
         start=start,
         legal=np.ones((total, n_a), dtype=bool),

@@ -21,9 +21,7 @@ COLORS = {
 
 
 def _terminal_color(mdp: FiniteMDP, s: int) -> tuple[int, int, int]:
-    into = (mdp.P[:, :, s] > 0) & ~mdp.terminal[:, None]
-    rewards = mdp.R[:, :, s][into]
-    pay = rewards.max() if rewards.size else 0.0
+    pay = np.nan_to_num(mdp.entry_reward[s])
     return COLORS["good"] if pay > 0 else COLORS["bad"] if pay < 0 else COLORS["still"]
 
 

@@ -40,6 +40,7 @@ from qlearn.mdp import (
     FiniteMDP,
     GridLayout,
     check_gamma,
+    compact_successors,
     finite_float,
     one_line,
     shown,
@@ -317,60 +318,72 @@ def _check_reachable(gmap: GridMap) -> None:
 
 def grid_mdp(gmap: GridMap) -> FiniteMDP:
     """Compile a map to its finite MDP. States are the non-wall, non-cliff cells in
-    reading order (top row first), so FrozenLake's states keep Gymnasium's indices."""
-    cells = _cells(gmap)
-    height, width = len(gmap.rows), len(gmap.rows[0])
-    positions = [
-        (col, row)
-        for row in range(height, 0, -1)
-        for col in range(1, width + 1)
-        if cells[(col, row)].kind not in ("wall", "cliff")
-    ]
-    index = {pos: i for i, pos in enumerate(positions)}
-    start_pos = next(pos for pos, c in cells.items() if c.kind == "start")
-    n_s, n_a = len(positions), len(ACTIONS)
-    P = np.zeros((n_s, n_a, n_s))
-    R = np.zeros((n_s, n_a, n_s))
-    terminal = np.array([cells[p].kind == "terminal" for p in positions])
+    reading order (top row first), so FrozenLake's states keep Gymnasium's indices.
 
-    def land(pos: tuple[int, int], action: str) -> tuple[int, float]:
-        dc, dr = MOVES[action]
-        target = (pos[0] + dc, pos[1] + dr)
-        cell = cells.get(target)
-        if cell is None or cell.kind == "wall":
-            return index[pos], gmap.step_reward
-        reward = gmap.step_reward if cell.reward is None else cell.reward
-        if cell.kind == "cliff":
-            return index[start_pos], reward
-        return index[target], reward
+    Built as arrays over the whole drawing at once (a 1001 x 1001 maze in about a
+    second): each move has at most three outcomes, the intended one and two slips.
+    """
+    chars = np.array([list(row) for row in gmap.rows])  # (H, W), row 0 at the top
+    kind_of = {ch: cell.kind for ch, cell in gmap.legend.items()}
+    kind = np.vectorize(kind_of.__getitem__, otypes=[object])(chars) if chars.size else chars
+    is_state = (kind != "wall") & (kind != "cliff")
+    index = np.full(chars.shape, -1, dtype=np.int64)
+    index[is_state] = np.arange(int(is_state.sum()))
+    n_s = int(is_state.sum())
+    start_at = tuple(np.argwhere(kind == "start")[0])
+    start_index = index[start_at]
+    paid = np.array([[gmap.step_reward if gmap.legend[c].reward is None else gmap.legend[c].reward
+                      for c in row] for row in gmap.rows])  # fmt: skip
+    slippery = np.array([[gmap.legend[c].slippery for c in row] for row in gmap.rows])
+    terminal = (kind == "terminal")[is_state]
+    rows, cols = np.nonzero(is_state)  # reading order, as the state indices
 
-    for s, pos in enumerate(positions):
-        if terminal[s]:
-            P[s, :, s] = 1.0  # absorbing; never used by the learners
-            continue
-        slip = gmap.slip if cells[pos].slippery else Fraction(0)
-        for a, action in enumerate(ACTIONS):
-            side_a, side_b = PERPENDICULAR[action]
-            for move, prob in ((action, 1 - slip), (side_a, slip / 2), (side_b, slip / 2)):
-                if prob == 0:
-                    continue
-                nxt, reward = land(pos, move)
-                P[s, a, nxt] += float(prob)
-                R[s, a, nxt] = reward  # same landing cell means same reward
+    def land(move: str) -> tuple[np.ndarray, np.ndarray]:
+        """(S,) where ``move`` takes each state, and the reward paid."""
+        dc, dr = MOVES[move]
+        r, c = rows - dr, cols + dc  # text rows grow downwards
+        inside = (r >= 0) & (r < chars.shape[0]) & (c >= 0) & (c < chars.shape[1])
+        r, c = np.where(inside, r, rows), np.where(inside, c, cols)
+        there = np.where(inside, kind[r, c], "wall")
+        bump = there == "wall"
+        lands = np.where(
+            bump, index[rows, cols], np.where(there == "cliff", start_index, index[r, c])
+        )
+        return lands, np.where(bump, gmap.step_reward, paid[r, c])
+
+    slip = slippery[rows, cols]
+    straight, sideways = float(1 - gmap.slip), float(gmap.slip / 2)
+    lands = np.zeros((n_s, len(ACTIONS), 3), dtype=np.int64)
+    probs = np.zeros((n_s, len(ACTIONS), 3))
+    rewards = np.zeros((n_s, len(ACTIONS), 3))
+    for a, action in enumerate(ACTIONS):
+        for k, (move, prob) in enumerate(
+            zip((action, *PERPENDICULAR[action]), (straight, sideways, sideways), strict=True)
+        ):
+            lands[:, a, k], rewards[:, a, k] = land(move)
+            probs[:, a, k] = np.where(slip, prob, 1.0 if k == 0 else 0.0)
+    # A terminal state is absorbing: it is never left, and the learners never act there.
+    lands[terminal] = np.flatnonzero(terminal)[:, None, None]
+    probs[terminal] = np.array([1.0, 0.0, 0.0])
+    rewards[terminal] = 0.0
+    next_states, next_probs, next_rewards, next_std = compact_successors(lands, probs, rewards, 0.0)
     start = np.zeros(n_s)
-    start[index[start_pos]] = 1.0
+    start[start_index] = 1.0
+    height = len(gmap.rows)
+    positions = tuple(zip((cols + 1).tolist(), (height - rows).tolist(), strict=True))
     layout = GridLayout(
         cells=gmap.rows,
-        positions=tuple(positions),
+        positions=positions,
         kinds={ch: c.kind for ch, c in gmap.legend.items()},
     )
     mdp = FiniteMDP(
-        P=P,
-        R=R,
-        R_std=np.zeros_like(R),
+        next_states=next_states,
+        next_probs=next_probs,
+        next_rewards=next_rewards,
+        next_reward_std=next_std,
         terminal=terminal,
         start=start,
-        legal=np.ones((n_s, n_a), dtype=bool),
+        legal=np.ones((n_s, len(ACTIONS)), dtype=bool),
         gamma=gmap.gamma,
         name=gmap.name,
         state_names=tuple(f"({c},{r})" for c, r in positions),

@@ -31,32 +31,20 @@ class World(NamedTuple):
 
 
 def world_arrays(mdp: FiniteMDP) -> World:
-    """The outcome lists of ``mdp`` (K = most successors of any (s, a))."""
-    nonzero = mdp.P > 0
-    count = nonzero.sum(axis=2)
-    k = max(1, int(count.max()))
-    S, A = mdp.n_states, mdp.n_actions
-    next_state = np.zeros((S, A, k), dtype=np.int64)
-    cum_prob = np.ones((S, A, k))
-    reward = np.zeros((S, A, k))
-    reward_std = np.zeros((S, A, k))
-    for s in range(S):
-        for a in range(A):
-            succ = np.flatnonzero(nonzero[s, a])
-            n = succ.size
-            next_state[s, a, :n] = succ
-            cum_prob[s, a, :n] = np.cumsum(mdp.P[s, a, succ])
-            cum_prob[s, a, max(n - 1, 0) :] = 1.0  # guard against rounding in the last slot
-            reward[s, a, :n] = mdp.R[s, a, succ]
-            reward_std[s, a, :n] = mdp.R_std[s, a, succ]
+    """The outcome lists of ``mdp`` ready for sampling: its successor lists with
+    cumulative probabilities (the last used slot set to exactly 1 against rounding)."""
+    count = (mdp.next_probs > 0).sum(axis=2)
+    cum_prob = np.cumsum(mdp.next_probs, axis=2)
+    slot = np.arange(mdp.n_successors)
+    cum_prob[slot[None, None, :] >= np.maximum(count - 1, 0)[:, :, None]] = 1.0
     start_state = np.flatnonzero(mdp.start > 0).astype(np.int64)
     start_cum = np.cumsum(mdp.start[start_state])
     start_cum[-1] = 1.0
     return World(
-        next_state,
+        mdp.next_states.astype(np.int64),
         cum_prob,
-        reward,
-        reward_std,
+        mdp.next_rewards,
+        mdp.next_reward_std,
         count.astype(np.int64),
         start_state,
         start_cum,

@@ -33,10 +33,10 @@ def maxbias(n_b_actions: int = 10, mean: float = -0.1, std: float = 1.0) -> Fini
     R[B, :n_b_actions, T] = mean
     R_std[B, :n_b_actions, T] = std
     P[T, :, T] = 1.0
-    mdp = FiniteMDP(
-        P=P,
-        R=R,
-        R_std=R_std,
+    mdp = FiniteMDP.from_dense(
+        P,
+        R,
+        R_std,
         terminal=np.array([False, False, True]),
         start=np.array([1.0, 0.0, 0.0]),
         legal=legal,

@@ -96,7 +96,7 @@ class PathResult(NamedTuple):
 def check_deterministic(mdp: FiniteMDP, planner: str) -> None:
     """Refuse, in one line, a world where some legal move of a non-terminal state can
     land in more than one state: best-first search needs one successor per action."""
-    lands = (mdp.P > 0).sum(axis=2)  # (S, A) how many states each move can land in
+    lands = (mdp.next_probs > 0).sum(axis=2)  # (S, A) how many outcomes each move has
     random = mdp.legal & ~mdp.terminal[:, None] & (lands > 1)
     if not random.any():
         return
@@ -113,8 +113,8 @@ def check_deterministic(mdp: FiniteMDP, planner: str) -> None:
 
 def _largest_reward(mdp: FiniteMDP) -> float:
     """max(0, the largest reward of any legal transition out of a non-terminal state)."""
-    moves = mdp.legal[:, :, None] & ~mdp.terminal[:, None, None] & (mdp.P > 0)
-    rewards = mdp.R[moves]
+    moves = mdp.legal[:, :, None] & ~mdp.terminal[:, None, None] & (mdp.next_probs > 0)
+    rewards = mdp.next_rewards[moves]
     return max(0.0, float(rewards.max())) if rewards.size else 0.0
 
 
@@ -146,8 +146,9 @@ def _graph(mdp: FiniteMDP, planner: str, start: int) -> _Graph:
             f"{planner}: start state {start} is out of range; {mdp.name} has "
             f"states 0 to {mdp.n_states - 1}"
         )
-    successor = mdp.P.argmax(axis=2)  # (S, A) the state holding all the probability
-    reward = np.take_along_axis(mdp.R, successor[:, :, None], axis=2)[:, :, 0]
+    certain = mdp.next_probs.argmax(axis=2)[:, :, None]  # (S, A, 1) the one outcome
+    successor = np.take_along_axis(mdp.next_states, certain, axis=2)[:, :, 0]
+    reward = np.take_along_axis(mdp.next_rewards, certain, axis=2)[:, :, 0]
     return _Graph(
         successor=successor.tolist(),
         reward=reward.tolist(),

@@ -63,16 +63,14 @@ def worst_values(mdp: FiniteMDP, horizon: int) -> np.ndarray:
     reward = mdp.expected_reward  # (S, A)
     v = np.zeros(mdp.n_states)
     for _ in range(horizon):
-        q = reward + mdp.gamma * mdp.P @ v  # (S, A)
+        q = reward + mdp.gamma * mdp.expected_next(v)  # (S, A)
         v = np.where(mdp.terminal, 0.0, np.where(mdp.legal, q, np.inf).min(axis=1))
     return v
 
 
 def terminal_pay(mdp: FiniteMDP) -> np.ndarray:
     """(S,) the reward of entering each terminal state (nan for other states)."""
-    moves = (mdp.P > 0) & ~mdp.terminal[:, None, None]  # transitions out of decision states
-    into = np.where(moves, mdp.R, -np.inf).max(axis=(0, 1))
-    return np.where(mdp.terminal, into, np.nan)
+    return np.where(mdp.terminal, mdp.entry_reward, np.nan)
 
 
 def regret(mdp: FiniteMDP, solution: Solution, starts: np.ndarray, returns: np.ndarray,
@@ -125,7 +123,7 @@ def episode_returns(mdp: FiniteMDP, states: np.ndarray, actions: np.ndarray
     rewards, and (B,) whether it ended in the best-paying terminal."""
     taken = actions >= 0  # (B, H)
     s, a, s2 = states[:, :-1], np.maximum(actions, 0), np.maximum(states[:, 1:], 0)
-    rewards = np.where(taken, mdp.R[np.maximum(s, 0), a, s2], 0.0)
+    rewards = np.where(taken, mdp.landing_reward(np.maximum(s, 0), a, s2), 0.0)
     discounts = mdp.gamma ** np.arange(actions.shape[1])
     last = np.where(taken.any(axis=1), s2[np.arange(len(s2)), taken.sum(axis=1) - 1], 0)
     last_reward = np.where(taken.any(axis=1), rewards[np.arange(len(s2)), taken.sum(axis=1) - 1],

@@ -57,15 +57,11 @@ def world_model(mdp: FiniteMDP) -> WorldModel:
     """The successor lists of ``mdp``: K is the largest number of next states any (s, a)
     can reach. Terminal states keep no successors of their own (the search treats them
     as absorbing)."""
-    reach = mdp.P > 0  # (S, A, S)
-    k = max(1, int(reach.sum(axis=2).max()))
-    order = np.argsort(~reach, axis=2, kind="stable")[:, :, :k]  # reachable first
-    prob = np.take_along_axis(mdp.P, order, axis=2)
-    reward = np.take_along_axis(mdp.R, order, axis=2)
+    prob, reward = mdp.next_probs, mdp.next_rewards
     with np.errstate(divide="ignore"):
         log_prob = np.where(prob > 0, np.log(np.where(prob > 0, prob, 1.0)), -np.inf)
     return WorldModel(
-        next_state=jnp.asarray(order, jnp.int32),
+        next_state=jnp.asarray(mdp.next_states, jnp.int32),
         log_prob=jnp.asarray(log_prob, jnp.float32),
         reward=jnp.asarray(reward, jnp.float32),
         terminal=jnp.asarray(mdp.terminal),

@@ -259,8 +259,10 @@ def explain_steps(
     q = np.zeros((mdp.n_states, mdp.n_actions))
     updates = []
     for i, (s, a) in enumerate(moves):
-        s2 = int(rng.choice(mdp.n_states, p=mdp.P[s, a]))
-        r = float(mdp.R[s, a, s2] + mdp.R_std[s, a, s2] * rng.standard_normal())
+        used = np.flatnonzero(mdp.next_probs[s, a] > 0)
+        k = used[rng.choice(used.size, p=mdp.next_probs[s, a, used])]
+        s2 = int(mdp.next_states[s, a, k])
+        r = float(mdp.next_rewards[s, a, k] + mdp.next_reward_std[s, a, k] * rng.standard_normal())
         a2 = -1
         if algo == "sarsa" and not mdp.terminal[s2]:
             following = moves[i + 1] if i + 1 < len(moves) else None

@@ -168,7 +168,7 @@ def check_log(log: pd.DataFrame, mdp: FiniteMDP, source: str = "the log") -> Tra
             raise QlearnError(f"{where}: {st} is terminal; no transition starts there")
         if not mdp.legal[i, j]:
             raise QlearnError(f"{where}: action {ac} is not allowed in {st}")
-        if mdp.P[i, j, k] == 0:
+        if k not in mdp.next_states[i, j][mdp.next_probs[i, j] > 0]:
             raise QlearnError(f"{where}: {st} {ac} cannot land on {nx} in {mdp.name}")
         if done[row - 1] != bool(mdp.terminal[k]):
             state = "is" if mdp.terminal[k] else "is not"

@@ -74,9 +74,8 @@ def value_norm(values: Sequence[np.ndarray]) -> Normalize:
 
 
 def _terminal_reward(mdp: FiniteMDP, s: int) -> float | None:
-    into = (mdp.P[:, :, s] > 0) & ~mdp.terminal[:, None]
-    rewards = mdp.R[:, :, s][into]
-    return float(rewards.max()) if rewards.size else None
+    pays = mdp.entry_reward[s]
+    return None if np.isnan(pays) else float(pays)
 
 
 def draw_board(ax: Axes, mdp: FiniteMDP) -> None:
@@ -332,7 +331,7 @@ def greedy_path(mdp: FiniteMDP, q: np.ndarray, max_len: int | None = None) -> tu
     limit = max_len or mdp.n_states + 1
     while not mdp.terminal[s] and len(path) <= limit:
         a = int(np.argmax(np.where(mdp.legal[s], q[s], -np.inf)))
-        s = int(np.argmax(mdp.P[s, a]))
+        s = int(mdp.next_states[s, a, np.argmax(mdp.next_probs[s, a])])  # most likely
         path.append(s)
         if s in seen:
             return path, False
