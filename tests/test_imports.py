@@ -29,7 +29,7 @@ def test_the_tabular_command_path_does_not_load_jax():
 # never one above; the algorithm cores are side by side and do not import each other.
 FLOORS: list[tuple[str, ...]] = [
     ("qlearn.core",),
-    ("qlearn.mdp", "qlearn.judge", "qlearn.textview"),
+    ("qlearn.mdp", "qlearn.exact", "qlearn.judge", "qlearn.textview", "qlearn.returns"),
     ("qlearn.envs",),
     ("qlearn.configs",),
     ("qlearn.tabular", "qlearn.deep", "qlearn.search", "qlearn.text"),

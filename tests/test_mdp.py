@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import qlearn
-from qlearn.mdp import evaluate_policy, policy_return, q_from_v, value_iteration
+from qlearn.exact import evaluate_policy, policy_return, q_from_v, value_iteration
 
 
 @pytest.fixture(scope="module")

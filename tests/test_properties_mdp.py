@@ -18,16 +18,8 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from qlearn.mdp import (
-    FiniteMDP,
-    deterministic,
-    evaluate_policy,
-    max_legal,
-    q_from_v,
-    solve,
-    validate_mdp,
-    value_iteration,
-)
+from qlearn.exact import deterministic, evaluate_policy, max_legal, q_from_v, solve, value_iteration
+from qlearn.mdp import FiniteMDP, validate_mdp
 from qlearn.tabular.train import train
 
 #: Deterministic in CI: the same examples on every run, nothing read from or written to

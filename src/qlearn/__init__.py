@@ -15,14 +15,9 @@ from qlearn.envs.finite import FiniteEnv
 from qlearn.envs.grid import GridMap, load_map, parse_map
 from qlearn.envs.gym_register import register_envs as _register_envs
 from qlearn.envs.registry import builtin_worlds, load_world, make
-from qlearn.mdp import (
-    FiniteMDP,
-    Solution,
-    evaluate_policy,
-    policy_return,
-    value_iteration,
-)
-from qlearn.mdp import solve as _solve_mdp
+from qlearn.exact import Solution, evaluate_policy, policy_return, value_iteration
+from qlearn.exact import solve as _solve_mdp
+from qlearn.mdp import FiniteMDP
 
 _register_envs()
 

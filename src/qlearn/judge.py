@@ -25,8 +25,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from qlearn.mdp import (
-    FiniteMDP,
+from qlearn.exact import (
     PolicyReturn,
     Solution,
     greedy_ties,
@@ -34,6 +33,7 @@ from qlearn.mdp import (
     policy_return,
     tie_policy,
 )
+from qlearn.mdp import FiniteMDP
 
 
 def gap(mdp: FiniteMDP, solution: Solution, q: np.ndarray) -> float:
@@ -76,7 +76,7 @@ def scored_return(
 ) -> tuple[float, int]:
     """A policy's score and whether it surely ends (1) or may loop forever (0).
 
-    ``ret`` is its exact :class:`~qlearn.mdp.PolicyReturn`. When the policy may never reach
+    ``ret`` is its exact :class:`~qlearn.exact.PolicyReturn`. When the policy may never reach
     a terminal, its undiscounted return does not exist; it then scores what it earns, in
     expectation, over an episode cut at ``horizon`` (the training cap), exactly as a capped
     evaluation episode would. So a looping policy counts (badly, on worlds with step

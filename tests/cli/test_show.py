@@ -9,7 +9,7 @@ import pytest
 import qlearn
 from qlearn.cli import show
 from qlearn.envs.registry import load_world
-from qlearn.mdp import solve
+from qlearn.exact import solve
 from qlearn.runs.solution import solution_summary
 from qlearn.runs.tabular_results import summary
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import qlearn
-from qlearn.mdp import policy_return
+from qlearn.exact import policy_return
 
 
 def route_policy(mdp, moves):

@@ -6,6 +6,7 @@ import pytest
 from qlearn.configs.tabular_config import TabularConfig
 from qlearn.core.errors import QlearnError
 from qlearn.envs.registry import load_world
+from qlearn.exact import deterministic, solve
 from qlearn.experiments.trials import (
     TrialResult,
     TrialSpec,
@@ -14,7 +15,6 @@ from qlearn.experiments.trials import (
     run_trial,
 )
 from qlearn.judge import capped_return
-from qlearn.mdp import deterministic, solve
 from qlearn.tabular.train import run_config
 
 

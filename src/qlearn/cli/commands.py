@@ -63,7 +63,7 @@ def solve(
     --plot the figures as PNG files).
     """
     from qlearn.envs.registry import load_world
-    from qlearn.mdp import solve as solve_mdp
+    from qlearn.exact import solve as solve_mdp
     from qlearn.runs.folder import new_run_dir
     from qlearn.runs.solution import solution_summary, write_solution_run
 

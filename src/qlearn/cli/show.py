@@ -81,7 +81,7 @@ def cell(value: Any) -> str:
 
 def _q_table(mdp, q, title: str) -> Table:
     """A Q table with its greedy actions (ties included) starred."""
-    from qlearn.mdp import greedy_ties
+    from qlearn.exact import greedy_ties
     from qlearn.textview import q_rows
 
     return table(*q_rows(mdp, q, greedy_ties(q, mdp.legal, atol=0.0)), title=title)
@@ -89,7 +89,7 @@ def _q_table(mdp, q, title: str) -> Table:
 
 def _greedy_grid(mdp, q) -> str:
     """The greedy actions of a table (ties included) drawn on the world's grid."""
-    from qlearn.mdp import greedy_ties
+    from qlearn.exact import greedy_ties
     from qlearn.textview import policy_grid
 
     return policy_grid(mdp, greedy_ties(q, mdp.legal, atol=0.0))
@@ -118,10 +118,13 @@ def print_solution(mdp, sol, info: dict[str, Any]) -> None:
     """``qlearn solve``: V* on the grid, every optimal action, the Q* table."""
     from qlearn.textview import policy_grid, q_rows, value_grid
 
-    out.print(
-        f"[bold]{mdp.name}[/bold]: gamma {sol.gamma:g}, value iteration converged in "
-        f"{sol.sweeps} sweeps (then polished exactly by policy evaluation)"
+    how = (
+        f"value iteration converged in {sol.sweeps} sweeps (then polished exactly by policy "
+        "evaluation)"
+        if sol.method == "value iteration"
+        else f"policy iteration, stable after {sol.sweeps} exact (sparse) evaluations"
     )
+    out.print(f"[bold]{mdp.name}[/bold]: gamma {sol.gamma:g}, {how}")
     out.print("\nV* (terminals show the reward they pay):")
     out.print(value_grid(mdp, sol.v))
     out.print("\nOptimal actions (all ties):")

@@ -24,7 +24,8 @@ from qlearn.configs.fields import config_from_mapping, merge_options
 from qlearn.core.errors import QlearnError
 from qlearn.deep.chunks import Backend, ChunkRecord, History, make_dqn
 from qlearn.envs.registry import family_of, finite_mdp_of
-from qlearn.mdp import FiniteMDP, Solution
+from qlearn.exact import Solution
+from qlearn.mdp import FiniteMDP
 
 if TYPE_CHECKING:
     import pandas as pd  # imported when a table is asked for: it is not needed to train
@@ -274,7 +275,7 @@ def run(
     before ``on_chunk`` sees the bad state. ``while_compiling()`` runs while the
     training program compiles in the background (XLA does not hold the GIL).
     """
-    from qlearn.mdp import solve
+    from qlearn.exact import solve
 
     target = resolve_target(cfg, mdp)
     backend = backend or make_backend(cfg, target)

@@ -29,7 +29,7 @@ import warnings
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import yaml
@@ -141,7 +141,7 @@ def _probability(value: Any, key: str) -> Fraction:
     return frac
 
 
-def _legend_entry(char: str, spec: Any) -> Cell:
+def legend_entry(char: str, spec: Any) -> Cell:
     if not isinstance(char, str) or len(char) != 1 or char.isspace():
         raise QlearnError(f"legend key {char!r} must be a single visible character")
     if isinstance(spec, str):
@@ -234,7 +234,7 @@ def parse_map(text: str, name: str = "map") -> GridMap:
     if not isinstance(extra, dict):
         raise QlearnError("the map's 'legend' must map characters to cell kinds")
     for char, spec in extra.items():
-        legend[str(char)] = _legend_entry(str(char), spec)
+        legend[str(char)] = legend_entry(str(char), spec)
 
     rows = tuple(line.rstrip() for line in grid_text.strip("\n").splitlines())
     rows = tuple(r for r in rows if r.strip())
@@ -263,6 +263,18 @@ def parse_map(text: str, name: str = "map") -> GridMap:
     return gmap
 
 
+def check_map(gmap: GridMap) -> None:
+    """The checks every map read from text passes, for maps built in code: rows of one
+    length, known characters, one start, a terminal within reach."""
+    _check_rows(gmap.rows, gmap.legend)
+    _check_reachable(gmap)
+
+
+def _codes(rows: tuple[str, ...]) -> np.ndarray:
+    """(H, W) the code point of every map character, row 0 at the top."""
+    return np.array(rows).view(np.uint32).reshape(len(rows), -1)
+
+
 def _check_rows(rows: tuple[str, ...], legend: dict[str, Cell]) -> None:
     if not rows:
         raise QlearnError("the map is empty; draw the grid one row per line, top row first")
@@ -273,43 +285,78 @@ def _check_rows(rows: tuple[str, ...], legend: dict[str, Cell]) -> None:
                 f"ragged map: row {i} from the top has {len(row)} cells, row 1 has {width}; "
                 "every row must have the same length"
             )
-        for j, ch in enumerate(row, start=1):
-            if ch not in legend:
-                raise QlearnError(
-                    f"unknown map character {ch!r} at row {i} from the top, column {j}; "
-                    f"known: {' '.join(sorted(legend))} (or add it to the legend)"
-                )
-    starts = [ch for row in rows for ch in row if legend[ch].kind == "start"]
-    if len(starts) != 1:
-        what = "no start cell" if not starts else f"{len(starts)} start cells"
+    codes = _codes(rows)
+    known = np.isin(codes, [ord(ch) for ch in legend if len(ch) == 1])
+    if not known.all():
+        i, j = (int(x) for x in np.argwhere(~known)[0])
+        raise QlearnError(
+            f"unknown map character {rows[i][j]!r} at row {i + 1} from the top, column {j + 1}; "
+            f"known: {' '.join(sorted(legend))} (or add it to the legend)"
+        )
+    starts = int(np.isin(codes, [ord(ch) for ch, c in legend.items() if c.kind == "start"]).sum())
+    if starts != 1:
+        what = "no start cell" if not starts else f"{starts} start cells"
         raise QlearnError(f"the map has {what}; mark exactly one cell with S")
 
 
-def _cells(gmap: GridMap) -> dict[tuple[int, int], Cell]:
-    """Cell of every (col, row), row 1 at the bottom."""
-    height = len(gmap.rows)
-    return {
-        (j + 1, height - i): gmap.legend[ch]
-        for i, row in enumerate(gmap.rows)
-        for j, ch in enumerate(row)
-    }
+class _Cells(NamedTuple):
+    """Every cell of a map as arrays (H, W), row 0 at the top."""
+
+    kind: np.ndarray  # index into KINDS
+    paid: np.ndarray  # reward paid on entering the cell
+    slippery: np.ndarray  # bool
+
+
+def _cell_arrays(gmap: GridMap) -> _Cells:
+    codes = _codes(gmap.rows)
+    kind = np.zeros(codes.shape, dtype=np.int8)
+    paid = np.full(codes.shape, float(gmap.step_reward))
+    slippery = np.zeros(codes.shape, dtype=bool)
+    for ch, cell in gmap.legend.items():
+        if len(ch) != 1:
+            continue
+        here = codes == ord(ch)
+        kind[here] = KINDS.index(cell.kind)
+        if cell.reward is not None:
+            paid[here] = cell.reward
+        slippery[here] = cell.slippery
+    return _Cells(kind, paid, slippery)
+
+
+WALL, CLIFF, TERMINAL, START = (KINDS.index(k) for k in ("wall", "cliff", "terminal", "start"))
+
+
+def _neighbour(rows: np.ndarray, cols: np.ndarray, shape: tuple[int, int], move: str
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
+    """Where ``move`` leads from each (row, col) (rows count from the top) and whether
+    that is still on the map; off the map the position is the cell itself."""
+    dc, dr = MOVES[move]
+    r, c = rows - dr, cols + dc
+    inside = (r >= 0) & (r < shape[0]) & (c >= 0) & (c < shape[1])
+    return np.where(inside, r, rows), np.where(inside, c, cols), inside
 
 
 def _check_reachable(gmap: GridMap) -> None:
-    cells = _cells(gmap)
-    start = next(pos for pos, c in cells.items() if c.kind == "start")
-    seen, frontier = {start}, [start]
-    while frontier:
-        col, row = frontier.pop()
-        for dc, dr in MOVES.values():
-            nxt = (col + dc, row + dr)
-            cell = cells.get(nxt)
-            if cell is None or cell.kind in ("wall", "cliff") or nxt in seen:
-                continue
-            seen.add(nxt)
-            if cell.kind != "terminal":
-                frontier.append(nxt)
-    if not any(cells[p].kind == "terminal" for p in seen):
+    from scipy import sparse  # loaded by the exact solvers anyway
+    from scipy.sparse.csgraph import breadth_first_order
+
+    cells = _cell_arrays(gmap)
+    open_ = (cells.kind != WALL) & (cells.kind != CLIFF)
+    index = np.full(open_.shape, -1, dtype=np.int64)
+    index[open_] = np.arange(int(open_.sum()))
+    rows, cols = np.nonzero(open_ & (cells.kind != TERMINAL))  # terminals are not left
+    heads, tails = [], []
+    for move in MOVES:
+        r, c, inside = _neighbour(rows, cols, open_.shape, move)
+        step = inside & open_[r, c]
+        heads.append(index[rows[step], cols[step]])
+        tails.append(index[r[step], c[step]])
+    n = int(open_.sum())
+    heads, tails = np.concatenate(heads), np.concatenate(tails)
+    graph = sparse.csr_matrix((np.ones(heads.size), (heads, tails)), shape=(n, n))
+    start = int(index[cells.kind == START][0])
+    seen = breadth_first_order(graph, start, directed=True, return_predecessors=False)
+    if not (cells.kind[open_][seen] == TERMINAL).any():
         raise QlearnError(
             f"map {gmap.name!r}: no terminal cell can be reached from the start; "
             "add one (D, P, G or H) or open a path to it"
@@ -323,35 +370,27 @@ def grid_mdp(gmap: GridMap) -> FiniteMDP:
     Built as arrays over the whole drawing at once (a 1001 x 1001 maze in about a
     second): each move has at most three outcomes, the intended one and two slips.
     """
-    chars = np.array([list(row) for row in gmap.rows])  # (H, W), row 0 at the top
-    kind_of = {ch: cell.kind for ch, cell in gmap.legend.items()}
-    kind = np.vectorize(kind_of.__getitem__, otypes=[object])(chars) if chars.size else chars
-    is_state = (kind != "wall") & (kind != "cliff")
-    index = np.full(chars.shape, -1, dtype=np.int64)
-    index[is_state] = np.arange(int(is_state.sum()))
+    cells = _cell_arrays(gmap)
+    shape = cells.kind.shape
+    is_state = (cells.kind != WALL) & (cells.kind != CLIFF)
+    index = np.full(shape, -1, dtype=np.int64)
     n_s = int(is_state.sum())
-    start_at = tuple(np.argwhere(kind == "start")[0])
-    start_index = index[start_at]
-    paid = np.array([[gmap.step_reward if gmap.legend[c].reward is None else gmap.legend[c].reward
-                      for c in row] for row in gmap.rows])  # fmt: skip
-    slippery = np.array([[gmap.legend[c].slippery for c in row] for row in gmap.rows])
-    terminal = (kind == "terminal")[is_state]
+    index[is_state] = np.arange(n_s)
+    start_index = int(index[cells.kind == START][0])
+    terminal = (cells.kind == TERMINAL)[is_state]
     rows, cols = np.nonzero(is_state)  # reading order, as the state indices
 
     def land(move: str) -> tuple[np.ndarray, np.ndarray]:
         """(S,) where ``move`` takes each state, and the reward paid."""
-        dc, dr = MOVES[move]
-        r, c = rows - dr, cols + dc  # text rows grow downwards
-        inside = (r >= 0) & (r < chars.shape[0]) & (c >= 0) & (c < chars.shape[1])
-        r, c = np.where(inside, r, rows), np.where(inside, c, cols)
-        there = np.where(inside, kind[r, c], "wall")
-        bump = there == "wall"
+        r, c, inside = _neighbour(rows, cols, shape, move)
+        there = np.where(inside, cells.kind[r, c], WALL)
+        bump = there == WALL
         lands = np.where(
-            bump, index[rows, cols], np.where(there == "cliff", start_index, index[r, c])
+            bump, index[rows, cols], np.where(there == CLIFF, start_index, index[r, c])
         )
-        return lands, np.where(bump, gmap.step_reward, paid[r, c])
+        return lands, np.where(bump, gmap.step_reward, cells.paid[r, c])
 
-    slip = slippery[rows, cols]
+    slip = cells.slippery[rows, cols]
     straight, sideways = float(1 - gmap.slip), float(gmap.slip / 2)
     lands = np.zeros((n_s, len(ACTIONS), 3), dtype=np.int64)
     probs = np.zeros((n_s, len(ACTIONS), 3))

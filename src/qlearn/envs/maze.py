@@ -9,19 +9,20 @@ every room is reached. Neighbours are shuffled by NumPy's ``default_rng(seed)``,
 seed always gives the same maze. The result is a perfect maze: exactly one path between
 any two rooms. The start is the bottom-left room, the goal ``G`` the top-right one.
 
-Every step costs -1 and the goal pays 0 and ends the episode, with gamma 1, so V*(s) is
-minus the number of steps to the goal. With ``slip=P`` every open cell is ice: a move
+Every step costs -1, except the step onto the goal, which pays 0 and ends the episode;
+with gamma 1, V*(s) is minus the number of steps to the goal, plus one. With ``slip=P`` every open cell is ice: a move
 goes sideways with probability P (P/2 each side), as on FrozenLake.
 """
 
 from __future__ import annotations
 
 from fractions import Fraction
+from functools import lru_cache
 
 import numpy as np
 
 from qlearn.core.errors import QlearnError
-from qlearn.envs.grid import GridMap, parse_map
+from qlearn.envs.grid import DEFAULT_LEGEND, GridMap, check_map, legend_entry
 
 PREFIX = "maze:"
 #: Largest map side: a 4001 x 4001 maze has 8 million open cells.
@@ -72,36 +73,53 @@ def carve(width: int, height: int, seed: int) -> np.ndarray:
     """(height, width) bool, True where open: a perfect maze by randomized depth-first
     search from the bottom-left room (row 0 of the array is the top of the map)."""
     rng = np.random.default_rng(seed)
-    open_ = np.zeros((height, width), dtype=bool)
-    start = (height - 2, 1)
-    open_[start] = True
+    opened = bytearray(width * height)  # flat, row by row: plain bytes are fastest to poke
+    start = (height - 2) * width + 1
+    opened[start] = 1
     stack = [start]
-    steps = np.array([(-2, 0), (2, 0), (0, -2), (0, 2)])
-    while stack:
-        r, c = stack[-1]
-        for dr, dc in steps[rng.permutation(4)]:
-            nr, nc = r + dr, c + dc
-            if 0 < nr < height - 1 and 0 < nc < width - 1 and not open_[nr, nc]:
-                open_[r + dr // 2, c + dc // 2] = True
-                open_[nr, nc] = True
-                stack.append((nr, nc))
-                break
+    steps = (-2 * width, 2 * width, -2, 2)  # up, down, left, right: two cells, one room
+    rooms = ((height - 1) // 2) * ((width - 1) // 2)
+    # The search takes one step per room pushed or popped: 2 * rooms - 1 in all. Their
+    # neighbour orders are drawn at once; row i is what rng.permutation(4) would give at
+    # step i (NumPy draws both the same way), so mazes keep their shape for a seed.
+    orders = rng.permuted(np.tile(np.arange(4), (2 * rooms - 1, 1)), axis=1).tolist()
+    for order in orders:
+        here = stack[-1]
+        col = here % width
+        for i in order:
+            there = here + steps[i]
+            if i >= 2 and not 0 < col + (steps[i]) < width - 1:
+                continue  # off the left or right edge
+            if not width <= there < (height - 1) * width or opened[there]:
+                continue  # off the top or bottom row, or visited
+            opened[(here + there) // 2] = 1
+            opened[there] = 1
+            stack.append(there)
+            break
         else:
             stack.pop()
-    return open_
+    assert not stack, "a perfect maze's search ends with an empty stack"
+    return np.frombuffer(bytes(opened), dtype=np.uint8).reshape(height, width).astype(bool)
 
 
+@lru_cache(maxsize=4)
 def maze_map(name: str) -> GridMap:
-    """The map of a maze name: drawn as text, then read like any other map."""
+    """The map of a maze name, checked like any map read from text. Kept for the next
+    call (a map is immutable): one command may load its world several times, and a
+    million-cell maze takes about a second to carve."""
     width, height, seed, slip = parse_spec(name)
     cells = np.where(carve(width, height, seed), "F" if slip else ".", "#")
     cells[height - 2, 1] = "S"
     cells[1, width - 2] = "G"
-    grid = "\n".join("".join(row) for row in cells)
-    legend = "legend:\n  G: {kind: terminal, reward: 0}\n"
-    slip_line = f"slip: {slip}\n" if slip else ""
-    text = (
-        f"name: {name}\ngamma: 1\nstep_reward: -1\nmax_steps: {10 * width * height}\n"
-        f"{slip_line}{legend}grid: |\n" + "".join(f"  {line}\n" for line in grid.splitlines())
+    legend = {**DEFAULT_LEGEND, "G": legend_entry("G", {"kind": "terminal", "reward": 0})}
+    gmap = GridMap(
+        name=name,
+        rows=tuple("".join(row) for row in cells),
+        legend=legend,
+        gamma=1.0,
+        step_reward=-1.0,
+        slip=slip if slip else GridMap.slip,
+        max_steps=10 * width * height,
     )
-    return parse_map(text, name)
+    check_map(gmap)
+    return gmap

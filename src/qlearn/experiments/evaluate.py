@@ -95,8 +95,8 @@ def _evaluate_dqn(run_dir: Path, episodes, epsilon, seed: int, best: bool) -> di
 
 def _evaluate_tabular(run_dir: Path, episodes: int, epsilon: float, seed: int) -> dict[str, Any]:
     from qlearn.envs.finite import FiniteEnv
+    from qlearn.exact import tie_policy
     from qlearn.judge import greedy_return
-    from qlearn.mdp import tie_policy
     from qlearn.runs.folder import saved_config
     from qlearn.tabular.train import world_of
 

@@ -19,7 +19,8 @@ import pandas as pd
 
 from qlearn.core.errors import QlearnError
 from qlearn.core.stats import bootstrap_ci
-from qlearn.mdp import FiniteMDP, Solution, solve
+from qlearn.exact import Solution, solve
+from qlearn.mdp import FiniteMDP
 from qlearn.search.best_first import check_world
 from qlearn.search.episodes import (
     PATH_PLANNERS,

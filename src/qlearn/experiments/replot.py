@@ -72,7 +72,7 @@ def _replot_solution(run_dir: Path) -> list[Path]:
     mdp, q_star, info, config = load_solution(run_dir)
     with reading(run_dir, "solve the world again to draw it"):
         pngs = solution_pngs(mdp, q_star)
-        report = solution_report(mdp, info, config, pngs)
+        report = solution_report(mdp, q_star, info, config, pngs)
     return _write(run_dir, pngs, report)
 
 

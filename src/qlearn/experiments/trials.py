@@ -375,8 +375,8 @@ def greedy_returns(run) -> tuple[list[float], list[int]]:
     policy reaches a terminal with probability 1, else the capped return
     (:func:`qlearn.judge.scored_return`).
     """
+    from qlearn.exact import tie_policy
     from qlearn.judge import scored_return
-    from qlearn.mdp import tie_policy
     from qlearn.tabular.train import fixed_policy
 
     cfg, mdp = run.config, run.mdp

@@ -25,6 +25,7 @@ from qlearn.configs.dqn_config import DQNConfig
 from qlearn.configs.tabular_config import TabularConfig
 from qlearn.core.errors import Interrupted, QlearnError
 from qlearn.core.limits import check_fits
+from qlearn.mdp import FiniteMDP
 from qlearn.runs.folder import (
     atomic_write_text,
     config_record,
@@ -62,6 +63,14 @@ TABULAR_STEPS_PER_SECOND = 1.3e7
 DQN_STEPS_PER_SECOND = 2.7e3
 
 
+#: Tables a tabular run keeps per seed, each (S, A) float64: Q, Double Q's second table,
+#: the visit counts.
+TABULAR_TABLES = 3
+#: Bytes per replay-buffer entry of DQN beside its two observations: action, reward, flags,
+#: priority.
+DQN_ENTRY_BYTES = 16
+
+
 def check_size(cfg: TabularConfig | DQNConfig) -> None:
     """Refuse (one line, before the run folder exists) training whose per-episode or
     per-step records would not fit this machine's memory."""
@@ -72,6 +81,26 @@ def check_size(cfg: TabularConfig | DQNConfig) -> None:
         fix = "--episodes or --seeds"
     total = cfg.steps if isinstance(cfg, DQNConfig) else cfg.episodes
     check_fits(need, f"training {total:,} {what} x {cfg.seeds:,} seeds", f"lower {fix}")
+
+
+def check_world_size(cfg: TabularConfig | DQNConfig, mdp: FiniteMDP | None) -> None:
+    """Refuse (one line) tables or replay buffers too big for this machine on a finite
+    world: tabular runs keep ``seeds`` x S x A tables (and their snapshots); DQN keeps a
+    buffer of one-hot observations of length S per seed."""
+    if mdp is None:
+        return
+    S, A = mdp.n_states, mdp.n_actions
+    if isinstance(cfg, DQNConfig):
+        entry = 2 * S * 4 + DQN_ENTRY_BYTES  # observation and next observation, float32
+        need = cfg.seeds * cfg.buffer_size * entry
+        what = (f"a replay buffer of {cfg.buffer_size:,} one-hot observations of "
+                f"{S:,} states x {cfg.seeds:,} seeds")  # fmt: skip
+        check_fits(need, what, "lower --buffer-size or --seeds, or train on a smaller world")
+        return
+    tables = TABULAR_TABLES + len(cfg.snapshots)
+    need = cfg.seeds * (tables * S * A * 8 + S * 8)
+    what = f"{tables} tables of {S:,} states x {A} actions x {cfg.seeds:,} seeds"
+    check_fits(need, what, "lower --seeds (or --snapshots), or train on a smaller world")
 
 
 def work_estimate(cfg: TabularConfig | DQNConfig) -> str | None:
@@ -104,11 +133,19 @@ def _duration(seconds: float) -> str:
     return f"{seconds:.0f} s"
 
 
+def _finite_world(cfg: TabularConfig | DQNConfig) -> FiniteMDP | None:
+    """The finite world a config trains on (None for other environments)."""
+    from qlearn.envs.registry import finite_mdp_of
+
+    return finite_mdp_of(cfg.world if cfg.map_file is None else None, cfg.map_file)
+
+
 def start(cfg: TabularConfig | DQNConfig, run_dir: Path) -> Path:
     """Create the run folder with its resolved ``config.yaml`` (refuses an existing one, and
     training too large for this machine)."""
     run_dir = Path(run_dir)
     check_size(cfg)
+    check_world_size(cfg, _finite_world(cfg))
     if run_dir.exists():
         raise QlearnError(f"{run_dir} already exists; choose another --out or remove it")
     run_dir.mkdir(parents=True)

@@ -11,7 +11,8 @@ import pandas as pd
 
 from qlearn.configs.tabular_config import TabularConfig
 from qlearn.core.errors import QlearnError
-from qlearn.mdp import FiniteMDP, Solution, greedy_ties, policy_return, solve, tie_policy
+from qlearn.exact import Solution, greedy_ties, policy_return, solve, tie_policy
+from qlearn.mdp import FiniteMDP
 from qlearn.runs.folder import (
     atomic_write_bytes,
     atomic_write_text,

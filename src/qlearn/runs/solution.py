@@ -14,7 +14,8 @@ import numpy as np
 
 from qlearn.core.errors import QlearnError
 from qlearn.core.version import __version__
-from qlearn.mdp import FiniteMDP, Solution
+from qlearn.exact import Solution, greedy_ties, max_legal
+from qlearn.mdp import FiniteMDP
 from qlearn.runs.folder import (
     atomic_write_bytes,
     atomic_write_text,
@@ -27,15 +28,16 @@ from qlearn.runs.folder import (
     save_npz,
     write_run_dir,
 )
-from qlearn.textview import policy_dict, q_dict, v_dict
+from qlearn.textview import policy_dict, q_dict, too_big_to_show, v_dict, value_summary
 
 
 def solution_summary(mdp: FiniteMDP, sol: Solution) -> dict[str, Any]:
-    """The object ``qlearn solve --json`` prints."""
+    """The object ``qlearn solve --json`` prints (a large world's tables summarised)."""
+    head = {"world": mdp.name, "gamma": sol.gamma, "method": sol.method, "sweeps": sol.sweeps}
+    if too_big_to_show(mdp):
+        return {**head, "tables": "summarised", **value_summary(mdp, sol.v)}
     return {
-        "world": mdp.name,
-        "gamma": sol.gamma,
-        "sweeps": sol.sweeps,
+        **head,
         "q": q_dict(mdp, sol.q),
         "v": v_dict(mdp, sol.v),
         "policy": policy_dict(mdp, sol.policy),
@@ -50,24 +52,19 @@ def solution_pngs(mdp: FiniteMDP, q_star: np.ndarray) -> dict[str, bytes]:
 
 
 def solution_report(
-    mdp: FiniteMDP, info: dict[str, Any], config: dict[str, Any], pngs: dict[str, bytes]
+    mdp: FiniteMDP,
+    q_star: np.ndarray,
+    info: dict[str, Any],
+    config: dict[str, Any],
+    pngs: dict[str, bytes],
 ) -> str:
     """report.html of a solution: V*, the optimal actions, Q* as a table, figures."""
     from qlearn.textview import policy_grid, q_rows, value_grid
     from qlearn.viz import html
 
-    q = np.full((mdp.n_states, mdp.n_actions), -np.inf)
-    for s, row in enumerate(mdp.state_names):
-        for a, name in enumerate(mdp.action_names):
-            value = info["q"].get(row, {}).get(name)
-            if value is not None:
-                q[s, a] = value
-    v = np.array([info["v"].get(name, 0.0) or 0.0 for name in mdp.state_names])
-    ties = np.zeros_like(mdp.legal)
-    for s, name in enumerate(mdp.state_names):
-        for act in info["policy"].get(name, []):
-            ties[s, mdp.action_names.index(act)] = True
-    header, rows = q_rows(mdp, q, ties)
+    v = np.where(mdp.terminal, 0.0, max_legal(q_star, mdp.legal))
+    ties = greedy_ties(q_star, mdp.legal)
+    header, rows = q_rows(mdp, q_star, ties)
     start = float(mdp.start @ v)
     return html.page(
         f"qlearn: exact solution of {mdp.name}",
@@ -80,7 +77,10 @@ def solution_report(
                         "world": mdp.name,
                         "gamma": info["gamma"],
                         "V*(start)": start,
-                        "value-iteration sweeps": info["sweeps"],
+                        "method": info.get("method", "value iteration"),
+                        "sweeps (value iteration) or evaluations (policy iteration)": info[
+                            "sweeps"
+                        ],
                     },
                     "headline",
                 ),
@@ -114,7 +114,7 @@ def fill_solution_run(
     if plot:
         for name, data in pngs.items():
             atomic_write_bytes(folder / name, data)
-    atomic_write_text(folder / "report.html", solution_report(mdp, info, cfg, pngs))
+    atomic_write_text(folder / "report.html", solution_report(mdp, sol.q, info, cfg, pngs))
     return pngs
 
 

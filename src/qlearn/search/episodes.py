@@ -31,7 +31,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from qlearn.core.errors import QlearnError
-from qlearn.mdp import FiniteMDP, Solution
+from qlearn.exact import Solution
+from qlearn.mdp import FiniteMDP
 from qlearn.search import best_first
 from qlearn.search.mcts import Guide, WorldModel, decide, guide, world_model
 

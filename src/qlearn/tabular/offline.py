@@ -26,8 +26,9 @@ from qlearn.core.errors import QlearnError
 from qlearn.core.rng import seed_state, uniform
 from qlearn.core.schedules import LearningRate
 from qlearn.envs.kernels import sample_start, sample_step, world_arrays
+from qlearn.exact import Solution, solve
 from qlearn.judge import gap, optimal_share
-from qlearn.mdp import FiniteMDP, Solution, solve
+from qlearn.mdp import FiniteMDP
 from qlearn.tabular.rules import (
     ALGO_CODES,
     DOUBLE_Q,

@@ -18,15 +18,9 @@ from qlearn.core.schedules import EXPLORATIONS_ALLOWED
 from qlearn.envs.finite import FiniteEnv
 from qlearn.envs.kernels import World, world_arrays
 from qlearn.envs.registry import load_world
+from qlearn.exact import PolicyReturn, Solution, evaluate_policy, policy_return, solve
 from qlearn.judge import greedy_return
-from qlearn.mdp import (
-    FiniteMDP,
-    PolicyReturn,
-    Solution,
-    evaluate_policy,
-    policy_return,
-    solve,
-)
+from qlearn.mdp import FiniteMDP
 from qlearn.tabular.loop import (
     RunArrays,
     Settings,

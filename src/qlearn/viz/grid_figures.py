@@ -18,7 +18,8 @@ from matplotlib.figure import Figure
 from matplotlib.patches import FancyArrowPatch, Polygon, Rectangle
 
 from qlearn.core.errors import QlearnError
-from qlearn.mdp import FiniteMDP, max_legal
+from qlearn.exact import max_legal
+from qlearn.mdp import FiniteMDP
 
 #: Inches per grid cell; figure sizes are whole multiples of this plus fixed margins.
 CELL = 1.1
@@ -38,6 +39,40 @@ SMALL_GRID_CELLS = 144
 def is_small(mdp: FiniteMDP) -> bool:
     """Whether the world's grid is small enough to write numbers in its cells."""
     return mdp.layout is not None and mdp.layout.width * mdp.layout.height <= SMALL_GRID_CELLS
+
+
+#: Grids with more cells than this are drawn as one image, without arrows, cell lines or
+#: a tick per cell, at most :data:`LARGE_GRID_INCHES` wide: a million rectangles would take
+#: minutes to draw and tens of megabytes to store.
+LARGE_GRID_CELLS = 4_096
+LARGE_GRID_INCHES = 8.0
+
+
+def is_large(mdp: FiniteMDP) -> bool:
+    """Whether the world's grid is drawn as a single image (see :data:`LARGE_GRID_CELLS`)."""
+    return mdp.layout is not None and mdp.layout.width * mdp.layout.height > LARGE_GRID_CELLS
+
+
+def _raster(mdp: FiniteMDP, values: np.ndarray, norm: Normalize) -> np.ndarray:
+    """(H, W, 4) RGBA image of a large grid: live cells coloured by value, walls,
+    cliffs and terminal cells in the board's colours; row 0 is the top."""
+    from matplotlib.colors import to_rgba
+
+    layout = mdp.layout
+    codes = np.array(layout.cells).view(np.uint32).reshape(layout.height, -1)
+    image = np.zeros((layout.height, layout.width, 4))
+    image[:] = to_rgba(WALL_COLOR)
+    for ch, kind in layout.kinds.items():
+        if kind == "cliff" and len(ch) == 1:
+            image[codes == ord(ch)] = to_rgba(CLIFF_COLOR)
+    cols, rows = np.array(layout.positions).T
+    top = layout.height - rows
+    image[top, cols - 1] = matplotlib.colormaps[CMAP](norm(values))
+    pays = np.nan_to_num(mdp.entry_reward[mdp.terminal])
+    image[top[mdp.terminal], cols[mdp.terminal] - 1] = np.where(
+        (pays > 0)[:, None], to_rgba("#2e7d32"), to_rgba("#b71c1c")
+    )
+    return image
 
 
 def require_layout(mdp: FiniteMDP) -> None:
@@ -82,6 +117,14 @@ def draw_board(ax: Axes, mdp: FiniteMDP) -> None:
     """Walls, cliffs and terminal cells; the frame and the (col, row) ticks."""
     require_layout(mdp)
     layout = mdp.layout
+    ax.set_xlim(0, layout.width)
+    ax.set_ylim(0, layout.height)
+    ax.set_aspect("equal")
+    if is_large(mdp):  # the image holds the board; mark the start
+        col, row = layout.positions[int(np.argmax(mdp.start))]
+        ax.plot([col - 0.5], [row - 0.5], marker="o", color="#00bcd4", markersize=4, zorder=5)
+        ax.tick_params(labelsize=8)
+        return
     states = set(layout.positions)
     for row in range(1, layout.height + 1):
         for col in range(1, layout.width + 1):
@@ -131,9 +174,6 @@ def draw_board(ax: Axes, mdp: FiniteMDP) -> None:
         zorder=5,
         bbox={"facecolor": "white", "alpha": 0.75, "pad": 1.0, "lw": 0},
     )
-    ax.set_xlim(0, layout.width)
-    ax.set_ylim(0, layout.height)
-    ax.set_aspect("equal")
     ax.set_xticks(np.arange(layout.width) + 0.5, [str(c) for c in range(1, layout.width + 1)])
     ax.set_yticks(np.arange(layout.height) + 0.5, [str(r) for r in range(1, layout.height + 1)])
     ax.tick_params(length=0, labelsize=8)
@@ -161,6 +201,12 @@ def draw_values(
     values = state_values(mdp, q)
     live = ~mdp.terminal
     norm = norm or value_norm([values[live]])
+    if is_large(mdp):
+        layout = mdp.layout
+        ax.imshow(_raster(mdp, values, norm), extent=(0, layout.width, 0, layout.height),
+                  interpolation="nearest", zorder=1)  # fmt: skip
+        draw_board(ax, mdp)
+        return norm
     cmap = matplotlib.colormaps[CMAP]
     greedy = preferred_actions(mdp, q)
     quiver: list[tuple[float, float, float, float, str]] = []  # big grids: one quiver call
@@ -256,7 +302,10 @@ def draw_q_triangles(ax: Axes, mdp: FiniteMDP, q: np.ndarray, norm: Normalize | 
 
 
 def _panel_size(mdp: FiniteMDP) -> tuple[float, float]:
-    return mdp.layout.width * CELL, mdp.layout.height * CELL
+    """Inches of one grid panel: CELL per cell, or at most LARGE_GRID_INCHES a side."""
+    width, height = mdp.layout.width, mdp.layout.height
+    cell = min(CELL, LARGE_GRID_INCHES / max(width, height)) if is_large(mdp) else CELL
+    return width * cell, height * cell
 
 
 def grid_figure(mdp: FiniteMDP, panels: int, colorbar: bool = True) -> tuple[Figure, list[Axes]]:
@@ -269,8 +318,10 @@ def grid_figure(mdp: FiniteMDP, panels: int, colorbar: bool = True) -> tuple[Fig
     w, h = _panel_size(mdp)
     fig = Figure(figsize=(panels * (w + 0.5) + (0.9 if colorbar else 0.3), h + 0.9), dpi=DPI)
     axes = fig.subplots(1, panels, squeeze=False)[0].tolist()
+    # Margins in inches on a large board (fractions of a tall figure leave a wide band).
+    bottom, top = (0.45 / (h + 0.9), 1 - 0.75 / (h + 0.9)) if is_large(mdp) else (0.1, 0.82)
     fig.subplots_adjust(
-        left=0.06, right=0.9 if colorbar else 0.97, bottom=0.1, top=0.82, wspace=0.25
+        left=0.06, right=0.9 if colorbar else 0.97, bottom=bottom, top=top, wspace=0.25
     )
     return fig, axes
 

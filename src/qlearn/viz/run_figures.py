@@ -13,7 +13,7 @@ from matplotlib.figure import Figure
 
 from qlearn.mdp import FiniteMDP
 from qlearn.viz.curves import gap_figure, learning_curves_figure, share_figure
-from qlearn.viz.grid_figures import is_small, q_figure, snapshots_figure, value_figure
+from qlearn.viz.grid_figures import is_large, is_small, q_figure, snapshots_figure, value_figure
 
 
 class RunPictures(NamedTuple):
@@ -50,7 +50,11 @@ def solution_figures(mdp: FiniteMDP, q_star: np.ndarray) -> dict[str, Figure]:
         return {}
     q = finite_table(q_star)
     figures = {
-        "values.png": value_figure(mdp, {"V* = max Q*": q}, f"{mdp.name}: V* and optimal arrows")
+        "values.png": value_figure(
+            mdp,
+            {"V* = max Q*": q},
+            f"{mdp.name}: V*" + ("" if is_large(mdp) else " and optimal arrows"),
+        )  # fmt: skip
     }
     if is_small(mdp):
         title = f"{mdp.name}: Q* of each door (bold = optimal)"
