@@ -1,10 +1,13 @@
-"""Time to solve CartPole-v1 with qlearn's default DQN configuration, compiling included.
+"""Time to solve CartPole-v1 with qlearn's default configurations, compiling included:
+DQN (the defaults), PQN (``--algo pqn``), and the distributional heads (``--algo dqn
+--distributional c51|qr``), side by side, with the ratio of each median time to solve to
+DQN's.
 
-Each seed runs as a user would run it, ``qlearn train CartPole-v1 --seed K``, in a
-fresh process with the compilation cache off (cold). Reported per seed:
+Each seed runs as a user would run it, ``qlearn train CartPole-v1 --seed K [flags]``,
+in a fresh process with the compilation cache off (cold). Reported per seed:
 
-- the whole command's wall-clock time, from launch to exit (50,000 steps, ten greedy
-  evaluations of 10 episodes, the run folder written);
+- the whole command's wall-clock time, from launch to exit (the configuration's steps,
+  ten greedy evaluations of 10 episodes, the run folder written);
 - the first evaluation whose mean return is at least 475 (Gymnasium's threshold), and
   the time from launch until that evaluation finished (an upper bound: it also counts
   writing the run folder at the end);
@@ -12,7 +15,7 @@ fresh process with the compilation cache off (cold). Reported per seed:
 
 One more run with the compilation cache warm shows what a second run costs.
 
-    python bench/cartpole_time_to_solve.py [--seeds 10]
+    python bench/cartpole_time_to_solve.py [--seeds 10] [--algos dqn,pqn,c51,qr]
 """
 
 from __future__ import annotations
@@ -26,14 +29,23 @@ import tempfile
 import time
 from pathlib import Path
 
+#: The flags of each configuration measured.
+ALGOS = {
+    "dqn": [],
+    "pqn": ["--algo", "pqn"],
+    "c51": ["--algo", "dqn", "--distributional", "c51"],
+    "qr": ["--algo", "dqn", "--distributional", "qr"],
+    "rainbow": ["--algo", "dqn", "--rainbow"],
+}
 
-def run_seed(seed: int, folder: Path, cache: str) -> dict:
+
+def run_seed(seed: int, folder: Path, cache: str, flags: list[str] | None = None) -> dict:
     env = dict(os.environ, QLEARN_JAX_CACHE=cache)
     out = folder / f"seed-{seed}"
     began = time.perf_counter()
     proc = subprocess.run(
         [sys.executable, "-m", "qlearn.cli", "train", "CartPole-v1", "--seed", str(seed),
-         "--quiet", "--json", "--out", str(out)],
+         *(flags or []), "--quiet", "--json", "--out", str(out)],
         capture_output=True, text=True, env=env, check=True,
     )  # fmt: skip
     wall = time.perf_counter() - began
@@ -46,18 +58,38 @@ def run_seed(seed: int, folder: Path, cache: str) -> dict:
         to_solve = wall - (info["eval_seconds"][-1] - info["eval_seconds"][k])
     return {"seed": seed, "wall": wall, "first": first, "to_solve": to_solve,
             "final": p["eval_mean"], "compile": info["compile_seconds"],
-            "train": info["train_seconds"]}  # fmt: skip
+            "train": info["train_seconds"], "steps": info["steps"]}  # fmt: skip
+
+
+def median(values: list[float]) -> float:
+    values = sorted(values)
+    return values[len(values) // 2]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=10)
+    parser.add_argument("--algos", default="dqn,pqn", help=f"some of {','.join(ALGOS)}")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        rows = [run_seed(s, Path(tmp), "") for s in range(args.seeds)]
-        cache = str(Path(tmp) / "cache")
-        run_seed(0, Path(tmp) / "fill", cache)
-        warm = run_seed(0, Path(tmp) / "warm", cache)
+    medians = {}
+    for algo in args.algos.split(","):
+        print(f"\n== {algo}: qlearn train CartPole-v1 {' '.join(ALGOS[algo])}")
+        with tempfile.TemporaryDirectory() as tmp:
+            medians[algo] = report(algo, args.seeds, Path(tmp))
+    if "dqn" in medians and medians["dqn"]:
+        print("\nmedian time to solve (launch to first solved evaluation), ratio to DQN's:")
+        for algo, t in medians.items():
+            shown = "never solved" if t is None else f"{t:.1f} s  ({medians['dqn'] / t:.2f}x)"
+            print(f"  {algo:<8} {shown}")
+
+
+def report(algo: str, seeds: int, tmp: Path) -> float | None:
+    """Run and print one configuration's seeds; its median time to solve."""
+    flags = ALGOS[algo]
+    rows = [run_seed(s, tmp, "", flags) for s in range(seeds)]
+    cache = str(tmp / "cache")
+    run_seed(0, tmp / "fill", cache, flags)
+    warm = run_seed(0, tmp / "warm", cache, flags)
     print(f"{'seed':>4}{'wall s':>9}{'compile s':>11}{'train s':>9}{'solved at step':>16}"
           f"{'time to solve s':>17}{'final eval':>12}")  # fmt: skip
     for r in rows:
@@ -67,17 +99,21 @@ def main() -> None:
               f"{first:>16}{solve:>17}{r['final']:>12.1f}")  # fmt: skip
     solved = [r for r in rows if r["to_solve"] is not None]
     finals = sum(r["final"] >= 475 for r in rows)
-    print(f"\nsolved within 50,000 steps: {len(solved)}/{len(rows)} seeds; final evaluation "
-          f">= 475: {finals}/{len(rows)}")  # fmt: skip
+    print(f"\nsolved within {rows[0]['steps']:,} steps: {len(solved)}/{len(rows)} seeds; final "
+          f"evaluation >= 475: {finals}/{len(rows)}")  # fmt: skip
+    times = sorted(r["to_solve"] for r in solved)
     if solved:
-        times = sorted(r["to_solve"] for r in solved)
         print(f"time to solve (launch to first solved evaluation): median "
-              f"{times[len(times) // 2]:.1f} s, worst {times[-1]:.1f} s; whole command: "
-              f"median {sorted(r['wall'] for r in rows)[len(rows) // 2]:.1f} s")  # fmt: skip
+              f"{median(times):.1f} s, worst {times[-1]:.1f} s; whole command: "
+              f"median {median([r['wall'] for r in rows]):.1f} s")  # fmt: skip
     print(
         f"seed 0 again with a warm compilation cache: {warm['wall']:.1f} s "
         f"(compile {warm['compile']:.1f} s)"
     )
+    # unsolved seeds count as never: the median over all seeds, if most solved
+    if len(solved) * 2 <= len(rows):
+        return None
+    return median(times + [float("inf")] * (len(rows) - len(solved)))
 
 
 if __name__ == "__main__":

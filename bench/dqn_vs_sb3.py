@@ -1,4 +1,5 @@
-"""DQN on CartPole-v1: qlearn against Stable-Baselines3, same hyperparameters, side by side.
+"""DQN and QR-DQN on CartPole-v1: qlearn against Stable-Baselines3 (and sb3-contrib's
+QRDQN), same hyperparameters, side by side.
 
 Both run the RL Zoo's tuned CartPole settings (lr 2.3e-3, batch 64, buffer 100000,
 learning_starts 1000, gamma 0.99, target update every 10 steps, train_freq 256 with
@@ -12,11 +13,15 @@ and Stable-Baselines3 2.9.2 (torch 2.13.0 CPU) runs each seed in turn, as its sc
 do, with torch's default threads. With ``--sb3-processes 2`` it also runs its seeds in
 parallel processes of one torch thread each, its best use of a 2-core machine.
 
+With ``--qr`` the same comparison runs QR-DQN: qlearn's ``--distributional qr`` against
+sb3-contrib 2.9.2's QRDQN, both with the zoo's QR-DQN settings for CartPole (the DQN
+settings above with 10 quantiles, quantile Huber loss with kappa 1).
+
 Every final policy is evaluated the same way: 10 greedy episodes on a separately
 seeded Gymnasium CartPole-v1. qlearn's compile time is shown apart (and included in
 its end-to-end time); the persistent compilation cache is off so it is cold.
 
-    python bench/dqn_vs_sb3.py [--seeds 4] [--steps 50000] [--sb3-processes 2]
+    python bench/dqn_vs_sb3.py [--seeds 4] [--steps 50000] [--sb3-processes 2] [--qr]
 """
 
 from __future__ import annotations
@@ -37,6 +42,8 @@ ZOO = {
     "double": False, "dueling": False, "loss": "huber", "max_grad_norm": 10.0,
     "lr_end": None, "eval_episodes": 10,
 }  # fmt: skip
+#: QR-DQN: the zoo's sb3-contrib settings are the DQN ones with 10 quantiles.
+QR = {"distributional": "qr", "quantiles": 10}
 
 
 def evaluate_policy(act, seed: int, episodes: int = 10) -> list[float]:
@@ -56,20 +63,25 @@ def evaluate_policy(act, seed: int, episodes: int = 10) -> list[float]:
     return returns
 
 
-def sb3_seed(seed: int, steps: int, threads: int | None = None) -> dict:
+def sb3_seed(seed: int, steps: int, threads: int | None = None, qr: bool = False) -> dict:
     import gymnasium as gym
     import torch
     from stable_baselines3 import DQN
 
     if threads:
         torch.set_num_threads(threads)
+    kwargs = {"net_arch": ZOO["net"]}
+    if qr:
+        from sb3_contrib import QRDQN as DQN  # noqa: N814  (the same constructor)
+
+        kwargs["n_quantiles"] = QR["quantiles"]
     model = DQN(
         "MlpPolicy", gym.make("CartPole-v1"), learning_rate=ZOO["lr"],
         batch_size=ZOO["batch_size"], buffer_size=ZOO["buffer_size"],
         learning_starts=ZOO["learning_starts"], gamma=ZOO["gamma"],
         target_update_interval=ZOO["target_update"], train_freq=ZOO["train_freq"],
         gradient_steps=ZOO["gradient_steps"], exploration_fraction=ZOO["exploration_fraction"],
-        exploration_final_eps=ZOO["final_eps"], policy_kwargs={"net_arch": ZOO["net"]},
+        exploration_final_eps=ZOO["final_eps"], policy_kwargs=kwargs,
         seed=seed, device="cpu", verbose=0,
     )  # fmt: skip
     began = time.perf_counter()
@@ -83,7 +95,7 @@ def _sb3_worker(args):
     return sb3_seed(*args)
 
 
-def qlearn_run(seeds: int, steps: int, backend: str) -> dict:
+def qlearn_run(seeds: int, steps: int, backend: str, qr: bool = False) -> dict:
     import jax
     import numpy as np
 
@@ -93,7 +105,8 @@ def qlearn_run(seeds: int, steps: int, backend: str) -> dict:
     began = time.perf_counter()
     # One evaluation, at the end (SB3 does none while learning): the run is one chunk.
     cfg = resolve_config({"world": "CartPole-v1", "steps": steps, "seeds": seeds,
-                          "backend": backend, "eval_every": steps, **ZOO})  # fmt: skip
+                          "backend": backend, "eval_every": steps, **ZOO,
+                          **(QR if qr else {})})  # fmt: skip
     result = run(cfg)
     total = time.perf_counter() - began
     dqn = make_dqn(cfg, 2, "mlp", False, 1)
@@ -115,6 +128,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=50_000)
     parser.add_argument("--sb3-processes", type=int, default=0)
     parser.add_argument("--skip-host", action="store_true", help="skip qlearn's host loop")
+    parser.add_argument("--qr", action="store_true", help="QR-DQN against sb3-contrib's QRDQN")
     args = parser.parse_args()
 
     import gymnasium
@@ -126,27 +140,33 @@ def main() -> None:
           f"{platform.python_version()}; jax {jax.__version__}, torch {torch.__version__} "
           f"({torch.get_num_threads()} threads), stable-baselines3 "
           f"{stable_baselines3.__version__}, gymnasium {gymnasium.__version__}")  # fmt: skip
-    print(f"CartPole-v1, {args.steps:,} steps x {args.seeds} seeds, zoo settings: {ZOO}\n")
+    algo = "QR-DQN" if args.qr else "DQN"
+    extra = QR if args.qr else {}
+    print(f"{algo} on CartPole-v1, {args.steps:,} steps x {args.seeds} seeds, zoo settings: "
+          f"{ {**ZOO, **extra} }\n")  # fmt: skip
 
     rows = []
-    ours = qlearn_run(args.seeds, args.steps, "compiled")
+    ours = qlearn_run(args.seeds, args.steps, "compiled", args.qr)
     rows.append(("qlearn compiled (gymnax)", ours))
     if not args.skip_host:
         rows.append(
-            ("qlearn host loop (gymnasium)", qlearn_run(args.seeds, args.steps, "gymnasium"))
-        )
-    sb3 = [sb3_seed(s, args.steps) for s in range(args.seeds)]
+            ("qlearn host loop (gymnasium)",
+             qlearn_run(args.seeds, args.steps, "gymnasium", args.qr))
+        )  # fmt: skip
+    sb3 = [sb3_seed(s, args.steps, None, args.qr) for s in range(args.seeds)]
     sb3_row = {"seconds": sum(r["seconds"] for r in sb3), "compile": 0.0,
                "steps": sb3[0]["steps"], "returns": [r["returns"] for r in sb3]}  # fmt: skip
     sb3_row["total"] = sb3_row["seconds"]
-    rows.append((f"stable-baselines3, seeds in turn ({torch.get_num_threads()} threads)", sb3_row))
+    peer = "sb3-contrib QRDQN" if args.qr else "stable-baselines3"
+    rows.append((f"{peer}, seeds in turn ({torch.get_num_threads()} threads)", sb3_row))
     if args.sb3_processes:
         ctx = mp.get_context("spawn")
         began = time.perf_counter()
         with ctx.Pool(args.sb3_processes) as pool:
-            par = pool.map(_sb3_worker, [(s, args.steps, 1) for s in range(args.seeds)])
+            jobs = [(s, args.steps, 1, args.qr) for s in range(args.seeds)]
+            par = pool.map(_sb3_worker, jobs)
         wall = time.perf_counter() - began
-        rows.append((f"stable-baselines3, {args.sb3_processes} processes x 1 thread",
+        rows.append((f"{peer}, {args.sb3_processes} processes x 1 thread",
                      {"seconds": wall, "compile": 0.0, "total": wall, "steps": par[0]["steps"],
                       "returns": [r["returns"] for r in par]}))  # fmt: skip
 

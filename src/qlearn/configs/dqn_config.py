@@ -15,12 +15,23 @@ from typing import Any
 
 import yaml
 
-from qlearn.configs.fields import check_int, check_number
+from qlearn.configs.fields import check_int, check_number, merge_options
 from qlearn.core.errors import QlearnError
 
-DQN_ALGOS = ("dqn",)
+DQN_ALGOS = ("dqn", "pqn")
 LOSSES = ("huber", "mse")
 BACKENDS = ("auto", "compiled", "gymnasium")
+DISTRIBUTIONAL = ("c51", "qr")
+CORRECTIONS = ("none", "peng", "retrace")
+#: What ``--rainbow`` turns on (Hessel et al., 2018): every option the user does not set.
+RAINBOW = {
+    "double": True,
+    "dueling": True,
+    "n_step": 3,
+    "per": True,
+    "distributional": "c51",
+    "noisy": True,
+}
 
 
 @dataclass(frozen=True)
@@ -33,7 +44,9 @@ class DQNConfig:
     map_file: str | None = None
     """A map file to train on instead of a named world."""
     algo: str = "dqn"
-    """The algorithm family (dqn); the variants are the flags below."""
+    """dqn (replay and a target network; the variants are the flags below) or pqn
+    (Parallel Q-learning: no replay, no target network, LayerNorm, Q(lambda) returns over
+    ``num_envs`` environments, rollouts of ``train_freq`` steps)."""
     double: bool = False
     """Double DQN: the online network picks the next action, the target values it."""
     dueling: bool = False
@@ -96,6 +109,39 @@ class DQNConfig:
     """Exploration during evaluation (0: greedy)."""
     max_steps: int | None = None
     """Finite worlds: cap on an episode's length (None: the world's own)."""
+    distributional: str | None = None
+    """None (one value per action), c51 (a categorical distribution on ``atoms`` fixed
+    returns from v_min to v_max) or qr (``quantiles`` learned quantiles)."""
+    atoms: int = 51
+    """C51: atoms of the support."""
+    v_min: float | None = None
+    """C51: lowest atom (None: from the world's rewards on finite worlds, else -10)."""
+    v_max: float | None = None
+    """C51: highest atom (None: from the world's rewards on finite worlds, else 10)."""
+    quantiles: int = 200
+    """QR-DQN: quantiles per action (the quantile Huber loss has kappa 1)."""
+    noisy: bool = False
+    """Factorised Gaussian noisy layers explore instead of epsilon (which is then 0
+    unless start_eps/final_eps are given)."""
+    noisy_sigma: float = 0.5
+    """Noisy layers: initial noise scale sigma_0 (divided by sqrt(fan-in))."""
+    munchausen: bool = False
+    """Munchausen DQN: soft targets plus a scaled, clipped log-policy bonus."""
+    m_alpha: float = 0.9
+    """Munchausen: scale of the log-policy bonus (Vieillard et al. 2020: 0.9)."""
+    m_tau: float = 0.03
+    """Munchausen: entropy temperature of the softmax policy (0.03)."""
+    m_clip: float = -1.0
+    """Munchausen: lower clip of the log-policy bonus (-1)."""
+    rainbow: bool = False
+    """Preset: double, dueling, n_step 3, per, c51 and noisy, except options given."""
+    n_step_correction: str = "none"
+    """Off-policy correction of n-step targets: none, peng (Peng's Q(lambda)) or retrace
+    (Retrace(lambda) over the stored behaviour probabilities; cut at exploratory actions)."""
+    lam: float = 1.0
+    """lambda of peng/retrace (DQN) and of PQN's Q(lambda) returns, in [0, 1]."""
+    minibatches: int = 4
+    """PQN: minibatches per pass over a rollout (``gradient_steps`` passes)."""
     backend: str = "auto"
     """compiled (functional envs, the whole run under jit), gymnasium (a host loop over
     Gymnasium envs), or auto: compiled where the environment allows it."""
@@ -119,8 +165,8 @@ class DQNConfig:
 def validate_dqn(cfg: DQNConfig) -> None:
     """Raise a QlearnError naming the first bad field and how to fix it."""
     if cfg.algo not in DQN_ALGOS:
-        raise QlearnError(f"unknown algorithm {cfg.algo!r} for DQNConfig; use dqn")
-    for flag in ("double", "dueling", "per"):
+        raise QlearnError(f"unknown algorithm {cfg.algo!r} for DQNConfig; use dqn or pqn")
+    for flag in ("double", "dueling", "per", "noisy", "munchausen", "rainbow"):
         if not isinstance(getattr(cfg, flag), bool):
             raise QlearnError(f"{flag} must be true or false, got {getattr(cfg, flag)!r}")
     check_int(cfg.steps, "steps", 1, "pass e.g. --steps 50000")
@@ -177,8 +223,69 @@ def validate_dqn(cfg: DQNConfig) -> None:
     check_number(cfg.per_eps, "per_eps", 0.0, 1.0, "pass e.g. 1e-6", open_low=True)
     if cfg.backend not in BACKENDS:
         raise QlearnError(f"unknown backend {cfg.backend!r}; choose {', '.join(BACKENDS)}")
+    validate_beyond_rainbow(cfg)
     if cfg.world is None and cfg.map_file is None:
         raise QlearnError("no environment given; name one (see `qlearn envs`) or pass --map FILE")
+
+
+def validate_beyond_rainbow(cfg: DQNConfig) -> None:
+    """The distributional, noisy, Munchausen, correction and PQN options."""
+    if cfg.distributional is not None and cfg.distributional not in DISTRIBUTIONAL:
+        raise QlearnError(f"unknown distributional head {cfg.distributional!r}; choose c51 or qr")
+    check_int(cfg.atoms, "atoms", 2, "C51 needs at least 2 atoms; pass e.g. --atoms 51", 4096)
+    check_int(cfg.quantiles, "quantiles", 1, "pass e.g. --quantiles 200", high=4096)
+    for name in ("v_min", "v_max"):
+        if getattr(cfg, name) is not None:
+            hint = f"pass e.g. --{name.replace('_', '-')} 10"
+            check_number(getattr(cfg, name), name, -1e9, 1e9, hint)
+    low = -10.0 if cfg.v_min is None else cfg.v_min
+    high = 10.0 if cfg.v_max is None else cfg.v_max
+    if cfg.v_min is not None or cfg.v_max is not None:
+        if low >= high:
+            raise QlearnError(
+                f"v_min ({low:g}) must be below v_max ({high:g}); pass e.g. --v-min -10 --v-max 10"
+            )
+    check_number(cfg.noisy_sigma, "noisy_sigma", 0.0, 10.0, "pass e.g. 0.5", open_low=True)
+    if cfg.noisy and cfg.final_eps > cfg.start_eps:
+        raise QlearnError(
+            f"an epsilon that grows from {cfg.start_eps:g} to {cfg.final_eps:g} makes no sense "
+            "with --noisy (noisy layers explore; epsilon is 0 unless given): drop "
+            "--start-eps/--final-eps or make final-eps <= start-eps"
+        )
+    check_number(cfg.m_alpha, "m_alpha", 0.0, 1.0, "pass e.g. 0.9")
+    check_number(cfg.m_tau, "m_tau", 0.0, 100.0, "pass e.g. 0.03", open_low=True)
+    check_number(cfg.m_clip, "m_clip", -1e6, 0.0, "pass e.g. -1")
+    if cfg.munchausen and cfg.distributional is not None:
+        raise QlearnError(
+            "--munchausen works on the value head only; drop --distributional or --munchausen"
+        )
+    if cfg.n_step_correction not in CORRECTIONS:
+        raise QlearnError(
+            f"unknown n-step correction {cfg.n_step_correction!r}; choose none, peng or retrace"
+        )
+    if cfg.n_step_correction != "none" and (cfg.munchausen or cfg.distributional):
+        other = "--munchausen" if cfg.munchausen else "--distributional"
+        raise QlearnError(
+            f"--n-step-correction works on the plain value head; it does not combine with "
+            f"{other} (drop one)"
+        )
+    check_number(cfg.lam, "lambda", 0.0, 1.0, "pass e.g. --lambda 0.9")
+    check_int(cfg.minibatches, "minibatches", 1, "pass e.g. --minibatches 4", high=1 << 16)
+    if cfg.algo == "pqn":
+        features = [f for f in ("per", "distributional", "noisy", "munchausen", "rainbow")
+                    if getattr(cfg, f)]  # fmt: skip
+        if features or cfg.n_step_correction != "none":
+            name = features[0] if features else "n_step_correction"
+            raise QlearnError(
+                f"--algo pqn has no replay or target network, so {name} does not apply; "
+                "use --algo dqn"
+            )
+        if (cfg.train_freq * cfg.num_envs) % cfg.minibatches:
+            raise QlearnError(
+                f"PQN splits each rollout of train_freq x num_envs = "
+                f"{cfg.train_freq * cfg.num_envs} transitions into {cfg.minibatches} "
+                "minibatches; choose --minibatches that divides it"
+            )
 
 
 def tuned_defaults() -> dict[str, dict[str, Any]]:
@@ -187,15 +294,33 @@ def tuned_defaults() -> dict[str, dict[str, Any]]:
     return yaml.safe_load(text)
 
 
-def defaults_key(world: str | None, family: str) -> str:
-    """Which entry of the tuned settings applies: the id itself, else its family."""
+def defaults_key(world: str | None, family: str, algo: str = "dqn") -> str:
+    """Which entry of the tuned settings applies: the id itself, else its family (PQN's
+    settings sit under the ``pqn`` key, by id or family the same way)."""
     table = tuned_defaults()
+    if algo == "pqn":
+        table = table.get("pqn", {})
     if world in table:
         return world
     return family
 
 
-def env_defaults(world: str | None, family: str) -> dict[str, Any]:
+def env_defaults(world: str | None, family: str, algo: str = "dqn") -> dict[str, Any]:
     """The tuned options for ``world`` (family: finite, minatar, atari, gymnasium)."""
     table = tuned_defaults()
-    return dict(table.get(defaults_key(world, family), {}))
+    if algo == "pqn":
+        table = table.get("pqn", {})
+    return dict(table.get(defaults_key(world, family, algo), {}))
+
+
+def layered_options(tuned: dict[str, Any], given: dict[str, Any]) -> dict[str, Any]:
+    """The options of a run, lowest layer first: the tuned settings, the ``--rainbow``
+    preset when asked for, then what the user gave; with noisy layers, epsilon is 0
+    unless the user gave it (the noise explores)."""
+    preset = RAINBOW if given.get("rainbow") else {}
+    merged = merge_options(tuned, preset, given)
+    if merged.get("noisy"):
+        for name in ("start_eps", "final_eps"):
+            if name not in given:
+                merged[name] = 0.0
+    return merged

@@ -72,12 +72,18 @@ def beta_at(cfg: DQNConfig, plan: Plan, t, xp: Any = np):
 
 def make_dqn(cfg: DQNConfig, n_actions: int, torso: str, channels_first: bool, total_updates: int):
     """The DQN functions for this configuration and environment shape."""
+    head = cfg.distributional or "q"
+    atoms = {"q": 1, "c51": cfg.atoms, "qr": cfg.quantiles}[head]
     network = QNetwork(
         n_actions=n_actions,
         hidden=tuple(cfg.net),
         dueling=cfg.dueling,
         torso=torso,
         channels_first=channels_first,
+        atoms=atoms,
+        noisy=cfg.noisy,
+        noisy_sigma=cfg.noisy_sigma,
+        layer_norm=cfg.algo == "pqn",
     )
     return DQN(
         network=network,
@@ -92,6 +98,17 @@ def make_dqn(cfg: DQNConfig, n_actions: int, torso: str, channels_first: bool, t
         per_eps=cfg.per_eps,
         tau=cfg.tau,
         target_update=cfg.target_update,
+        head=head,
+        atoms=atoms,
+        v_min=-10.0 if cfg.v_min is None else cfg.v_min,
+        v_max=10.0 if cfg.v_max is None else cfg.v_max,
+        noisy=cfg.noisy,
+        munchausen=cfg.munchausen,
+        m_alpha=cfg.m_alpha,
+        m_tau=cfg.m_tau,
+        m_clip=cfg.m_clip,
+        correction=cfg.n_step_correction,
+        lam=cfg.lam,
     )
 
 

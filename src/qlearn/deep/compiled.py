@@ -121,7 +121,7 @@ class CompiledTrainer:
         """Act in every environment, store the transitions, reset finished episodes."""
         env, E = self.env, self.cfg.num_envs
         key, k_act, k_step, k_reset = jax.random.split(run.key, 4)
-        action = self.dqn.act(run.learner.online, run.obs, run.mask, k_act, epsilon)
+        action, prob = self.dqn.act_with_prob(run.learner.online, run.obs, run.mask, k_act, epsilon)
         next_obs, next_state, reward, terminated, truncated = jax.vmap(env.step)(
             jax.random.split(k_step, E), run.env_state, action
         )
@@ -129,7 +129,7 @@ class CompiledTrainer:
         next_mask = jax.vmap(env.mask)(next_state)
         replay = rb.add(
             run.replay,
-            rb.Transition(run.obs, action, reward, next_obs, terminated, done, next_mask),
+            rb.Transition(run.obs, action, reward, next_obs, terminated, done, next_mask, prob),
         )
         reset_obs, reset_state = jax.vmap(env.reset)(jax.random.split(k_reset, E))
 
@@ -260,7 +260,12 @@ class CompiledTrainer:
 
 
 def make_trainer(cfg: DQNConfig, env: FunctionalEnv) -> CompiledTrainer:
-    """Compile-ready trainer for ``cfg`` on a functional environment."""
+    """Compile-ready trainer for ``cfg`` on a functional environment (PQN's own for
+    ``algo: pqn``)."""
+    if cfg.algo == "pqn":
+        from qlearn.deep.pqn import make_pqn_trainer
+
+        return make_pqn_trainer(cfg, env)
     plan = make_plan(cfg)
     dqn = make_dqn(cfg, env.n_actions, env.torso, False, total_updates(cfg, plan))
     return CompiledTrainer(cfg, env, dqn, plan)

@@ -9,6 +9,16 @@ target network (van Hasselt et al., 2016); ``dueling`` is a head of the network
 (:mod:`qlearn.deep.replay`). Illegal actions (an environment's mask) are never chosen
 and never enter the max or the argmax of the target.
 
+Beyond Rainbow: ``head`` c51 or qr learns a return distribution per action
+(:mod:`qlearn.deep.distributional`), with PER priorities from its per-sample loss;
+``noisy`` draws fresh layer noise for acting and for each network call of a gradient
+step (independent for the online and target networks); ``munchausen`` adds the scaled
+log-policy bonus to soft targets (Vieillard et al., 2020: ``r + alpha tau clip(log
+pi(a|s), l0, 0) + gamma sum_a' pi(a'|s') (q'(s', a') - tau log pi(a'|s'))`` with ``pi =
+softmax(q_target / tau)``; with n > 1 the bonus is the first action's); ``correction``
+peng or retrace replaces the n-step return by a lambda target computed from the stored
+steps (:mod:`qlearn.deep.lambda_returns`).
+
 Both trainers (the compiled one for functional environments and the host loop for
 Gymnasium) drive exactly these functions.
 """
@@ -23,6 +33,14 @@ import jax.numpy as jnp
 import optax
 
 from qlearn.deep import replay as rb
+from qlearn.deep.distributional import (
+    categorical_loss,
+    categorical_td_target,
+    expected_value,
+    quantile_huber_loss,
+    quantile_midpoints,
+)
+from qlearn.deep.lambda_returns import peng_target, retrace_target
 from qlearn.deep.networks import QNetwork
 
 
@@ -82,6 +100,22 @@ def epsilon_greedy(
     return jnp.where(explore, random_action, greedy).astype(jnp.int32)
 
 
+def epsilon_greedy_prob(
+    q: jax.Array, mask: jax.Array, action: jax.Array, epsilon: jax.Array | float
+) -> jax.Array:
+    """The probability epsilon-greedy gave ``action`` (E,): ``(1 - eps) [a greedy] +
+    eps / legal actions`` (the behaviour probability Retrace corrects with)."""
+    greedy = masked_argmax(q, mask)
+    legal = jnp.maximum(mask.sum(axis=-1), 1)
+    return (1.0 - epsilon) * (action == greedy) + epsilon / legal
+
+
+def masked_log_softmax(x: jax.Array, mask: jax.Array) -> jax.Array:
+    """log softmax over the legal entries of the last axis (illegal ones: 0, never used)."""
+    out = jax.nn.log_softmax(jnp.where(mask, x, -jnp.inf), axis=-1)
+    return jnp.where(mask, out, 0.0)
+
+
 @dataclass(frozen=True)
 class DQN:
     """The pure functions of one DQN configuration for one observation/action shape."""
@@ -99,26 +133,74 @@ class DQN:
     tau: float = 1.0
     target_update: int = 1
     """Environment steps between target updates (a hard copy, or Polyak with tau)."""
+    head: str = "q"
+    """q (a value per action), c51 or qr (a distribution per action)."""
+    atoms: int = 1
+    """Outputs per action: C51's atoms or QR-DQN's quantiles (1 for the value head)."""
+    v_min: float = -10.0
+    v_max: float = 10.0
+    noisy: bool = False
+    munchausen: bool = False
+    m_alpha: float = 0.9
+    m_tau: float = 0.03
+    m_clip: float = -1.0
+    correction: str = "none"
+    lam: float = 1.0
+
+    @property
+    def support(self) -> jax.Array | None:
+        """C51's atoms, evenly spaced from v_min to v_max."""
+        if self.head != "c51":
+            return None
+        return jnp.linspace(self.v_min, self.v_max, self.atoms, dtype=jnp.float32)
+
+    @property
+    def plain(self) -> bool:
+        """DQN and its original variants only: the targets-ahead shortcut applies."""
+        return (
+            self.head == "q" and not (self.noisy or self.munchausen) and (self.correction == "none")
+        )
 
     def init(self, key: jax.Array, obs_example: jax.Array) -> Learner:
         """Fresh parameters (the target starts as a copy) and optimizer state."""
         online = self.network.init(key, obs_example[None])
         return Learner(online, online, self.optimizer.init(online), jnp.int32(0))
 
-    def q_values(self, params: Any, obs: jax.Array) -> jax.Array:
-        """(B, *obs) -> (B, A)."""
-        return self.network.apply(params, obs)
+    def outputs(self, params: Any, obs: jax.Array, noise: jax.Array | None = None):
+        """The network's raw output, (B, A) or (B, A, atoms); noisy layers draw their
+        noise from ``noise`` when given and use their mean weights otherwise."""
+        rngs = {"noise": noise} if self.noisy and noise is not None else None
+        return self.network.apply(params, obs, rngs=rngs)
+
+    def q_values(self, params: Any, obs: jax.Array, noise: jax.Array | None = None):
+        """(B, *obs) -> (B, A): the values, or the means of the distributions."""
+        return expected_value(self.head, self.outputs(params, obs, noise), self.support)
 
     def act(self, params, obs, mask, key, epsilon) -> jax.Array:
-        """Epsilon-greedy legal actions for a batch of observations."""
-        return epsilon_greedy(self.q_values(params, obs), mask, key, epsilon)
+        """Epsilon-greedy legal actions for a batch of observations (with fresh layer
+        noise when the network is noisy)."""
+        return self.act_with_prob(params, obs, mask, key, epsilon)[0]
 
-    def loss_and_td(self, online, target, batch: rb.Batch, q_next_target=None):
-        """The weighted loss of a batch, and its TD errors and mean Q (auxiliaries).
+    def act_with_prob(self, params, obs, mask, key, epsilon) -> tuple[jax.Array, jax.Array]:
+        """Actions as :meth:`act`, and the probability the behaviour policy gave each."""
+        if self.noisy:
+            key, k_noise = jax.random.split(key)
+            q = self.q_values(params, obs, k_noise)
+        else:
+            q = self.q_values(params, obs)
+        action = epsilon_greedy(q, mask, key, epsilon)
+        return action, epsilon_greedy_prob(q, mask, action, epsilon)
+
+    def loss_and_td(self, online, target, batch: rb.Batch, q_next_target=None, key=None):
+        """The weighted loss of a batch, and its TD errors (for a distributional head:
+        the per-sample loss, which PER uses as priority) and mean Q (auxiliaries).
 
         ``q_next_target`` (B, A), the target network's values of the bootstrap
-        observations, may be given when computed ahead for a whole round.
+        observations, may be given when computed ahead for a whole round; ``key`` draws
+        the layer noise of a noisy network.
         """
+        if not self.plain:
+            return self._loss_beyond(online, target, batch, key)
         q = self.q_values(online, batch.obs)  # (B, A)
         q_taken = jnp.take_along_axis(q, batch.action[:, None], axis=1)[:, 0]
         if q_next_target is None:
@@ -131,16 +213,105 @@ class DQN:
         per_sample = elementwise_loss(q_taken, y, self.loss)
         return jnp.mean(batch.weight * per_sample), (q_taken - y, q_taken.mean())
 
+    def _noise_keys(self, key):
+        return jax.random.split(key, 4) if (self.noisy and key is not None) else (None,) * 4
+
+    def _loss_beyond(self, online, target, batch: rb.Batch, key):
+        """The loss of the heads and targets beyond DQN (distributional, Munchausen,
+        lambda-corrected); see the module's docstring."""
+        k_online, k_target, k_choose, k_now = self._noise_keys(key)
+        rows = jnp.arange(batch.action.shape[0])
+        out = self.outputs(online, batch.obs, k_online)  # (B, A) or (B, A, N)
+        taken = out[rows, batch.action]  # (B,) or (B, N)
+        q_taken = expected_value(self.head, taken[:, None], self.support)[:, 0]
+        if self.head != "q":
+            per_sample = self._distributional_loss(online, target, batch, taken, k_target, k_choose)
+            return jnp.mean(batch.weight * per_sample), (per_sample, q_taken.mean())
+        if self.munchausen:
+            y = self._munchausen_target(target, batch, k_target, k_now)
+        elif self.correction != "none":
+            y = self._lambda_target(online, target, batch, k_target, k_choose)
+        else:
+            q_next_target = self.q_values(target, batch.bootstrap_obs, k_target)
+            q_next_online = (
+                self.q_values(online, batch.bootstrap_obs, k_choose)
+                if self.double
+                else q_next_target
+            )
+            v = bootstrap_value(q_next_target, q_next_online, batch.bootstrap_mask, self.double)
+            y = td_target(batch.n_return, batch.discount, v)
+        y = jax.lax.stop_gradient(y)
+        per_sample = elementwise_loss(q_taken, y, self.loss)
+        return jnp.mean(batch.weight * per_sample), (q_taken - y, q_taken.mean())
+
+    def _distributional_loss(self, online, target, batch, taken, k_target, k_choose):
+        """Per-sample C51 cross-entropy or QR-DQN quantile Huber loss against the target
+        network's distribution of the next action (chosen by its mean; Double: by the
+        online network's)."""
+        rows = jnp.arange(batch.action.shape[0])
+        next_out = self.outputs(target, batch.bootstrap_obs, k_target)  # (B, A, N)
+        q_next = expected_value(self.head, next_out, self.support)
+        chooser = self.q_values(online, batch.bootstrap_obs, k_choose) if self.double else q_next
+        best = masked_argmax(chooser, batch.bootstrap_mask)
+        next_dist = jax.lax.stop_gradient(next_out[rows, best])  # (B, N)
+        discount = jnp.where(batch.discount > 0, batch.discount, 0.0)
+        if self.head == "c51":
+            probs = jax.nn.softmax(next_dist, axis=-1)
+            target_probs = jax.vmap(categorical_td_target, in_axes=(0, 0, None, 0))(
+                batch.n_return, discount, self.support, probs
+            )
+            return jax.vmap(categorical_loss)(taken, target_probs)
+        target_quantiles = batch.n_return[:, None] + discount[:, None] * next_dist
+        taus = quantile_midpoints(self.atoms)
+        return jax.vmap(quantile_huber_loss, in_axes=(0, None, 0))(taken, taus, target_quantiles)
+
+    def _munchausen_target(self, target, batch, k_target, k_now):
+        """M-DQN's target: soft value of the next state plus the clipped, scaled
+        log-probability the target network's softmax policy gives the action taken."""
+        q_next = self.q_values(target, batch.bootstrap_obs, k_target)  # (B, A)
+        log_pi_next = masked_log_softmax(q_next / self.m_tau, batch.bootstrap_mask)
+        pi_next = jnp.where(batch.bootstrap_mask, jnp.exp(log_pi_next), 0.0)
+        soft_v = jnp.sum(pi_next * (q_next - self.m_tau * log_pi_next), axis=-1)
+        q_now = self.q_values(target, batch.obs, k_now)
+        # the buffer keeps the legal actions of next observations only: the policy at
+        # obs is a softmax over every action (the same where all actions are legal)
+        log_pi = jax.nn.log_softmax(q_now / self.m_tau, axis=-1)
+        log_pi_taken = jnp.take_along_axis(log_pi, batch.action[:, None], axis=1)[:, 0]
+        bonus = self.m_alpha * self.m_tau * jnp.clip(log_pi_taken, self.m_clip, 0.0)
+        return batch.n_return + bonus + jnp.where(batch.discount > 0, batch.discount * soft_v, 0.0)
+
+    def _lambda_target(self, online, target, batch, k_target, k_choose):
+        """Peng's Q(lambda) or Retrace(lambda) over the stored steps (greedy target
+        policy; Double: greedy for the online network)."""
+        ahead = batch.ahead
+        b, n = ahead.reward.shape
+        flat = ahead.next_obs.reshape((b * n, *ahead.next_obs.shape[2:]))
+        q_t = self.q_values(target, flat, k_target).reshape(b, n, -1)  # (B, n, A)
+        chooser = self.q_values(online, flat, k_choose).reshape(b, n, -1) if self.double else q_t
+        greedy = masked_argmax(chooser, ahead.next_mask)  # (B, n)
+        v = jnp.take_along_axis(q_t, greedy[..., None], axis=-1)[..., 0]
+        if self.correction == "peng":
+            return jax.vmap(peng_target, in_axes=(0, 0, 0, 0, None))(
+                ahead.reward, ahead.discount, v, ahead.more, self.lam
+            )
+        q_next_taken = jnp.take_along_axis(q_t, ahead.next_action[..., None], axis=-1)[..., 0]
+        pi = (ahead.next_action == greedy).astype(jnp.float32)
+        c = self.lam * jnp.minimum(1.0, pi / jnp.maximum(ahead.next_prob, 1e-8))
+        return jax.vmap(retrace_target)(
+            ahead.reward, ahead.discount, v, q_next_taken, c, ahead.more
+        )
+
     def sample(self, replay: rb.Replay, key: jax.Array, beta: jax.Array | float) -> rb.Batch:
         return rb.sample(
             replay, key, self.batch_size, n_step=self.n_step, gamma=self.gamma,
             prioritized=self.per, alpha=self.per_alpha, beta=beta,
+            steps_ahead=self.correction != "none",
         )  # fmt: skip
 
-    def step(self, learner: Learner, batch: rb.Batch, q_next_target=None):
+    def step(self, learner: Learner, batch: rb.Batch, q_next_target=None, key=None):
         """One gradient step on ``batch``: (learner, TD errors, stats)."""
         (loss, (td, q_mean)), grads = jax.value_and_grad(self.loss_and_td, has_aux=True)(
-            learner.online, learner.target, batch, q_next_target
+            learner.online, learner.target, batch, q_next_target, key
         )
         updates, opt_state = self.optimizer.update(grads, learner.opt_state, learner.online)
         online = optax.apply_updates(learner.online, updates)
@@ -151,8 +322,11 @@ class DQN:
         self, learner: Learner, replay: rb.Replay, key: jax.Array, beta: jax.Array | float
     ) -> tuple[Learner, rb.Replay, UpdateStats]:
         """One gradient step on a sampled batch (and, with PER, its new priorities)."""
+        noise = None
+        if self.noisy:
+            key, noise = jax.random.split(key)
         batch = self.sample(replay, key, beta)
-        learner, td, stats = self.step(learner, batch)
+        learner, td, stats = self.step(learner, batch, None, noise)
         if self.per:
             replay = rb.update_priorities(replay, batch, td, self.per_eps)
         return learner, replay, stats
@@ -189,7 +363,7 @@ class DQN:
         learner = self.sync_target(learner, crossings)
 
         keys = jax.random.split(key, gradient_steps)
-        if self.per or not self._fits_ahead(replay, gradient_steps):
+        if self.per or not self.plain or not self._fits_ahead(replay, gradient_steps):
             learner, replay, stats = self._updates_in_turn(learner, replay, keys, beta)
         else:
             learner, stats = self._updates_with_targets_ahead(learner, replay, keys, beta)

@@ -41,6 +41,7 @@ from qlearn.deep.chunks import (
     make_plan,
     total_updates,
 )
+from qlearn.deep.dqn import epsilon_greedy
 from qlearn.deep.flat import flatten, unflatten
 from qlearn.envs.registry import gym_env_id, is_atari, register_atari
 
@@ -182,7 +183,13 @@ class HostBackend:
             return dqn.init(k_params, example), replay
 
         def act(params, obs, mask, key, step, epsilon):
-            return dqn.act(params, obs, mask, jax.random.fold_in(key, step), epsilon)
+            """Training's actions and their behaviour probabilities (fresh layer noise)."""
+            return dqn.act_with_prob(params, obs, mask, jax.random.fold_in(key, step), epsilon)
+
+        def act_evaluating(params, obs, mask, key, step, epsilon):
+            """Evaluation's actions: noisy layers use their mean weights."""
+            q = dqn.q_values(params, obs)
+            return epsilon_greedy(q, mask, jax.random.fold_in(key, step), epsilon)
 
         def learn(learner, replay, key, iteration, before, after, beta):
             k = jax.random.fold_in(jax.random.fold_in(key, 7), iteration)
@@ -194,6 +201,7 @@ class HostBackend:
         # Python anyway).
         self._init = jax.jit(init)
         self._act = jax.jit(act)
+        self._act_evaluating = jax.jit(act_evaluating)
         self._q_values = jax.jit(dqn.q_values)
         self._add = jax.jit(rb.add, donate_argnums=0)
         self._learn = jax.jit(learn, donate_argnums=(0, 1))
@@ -242,13 +250,14 @@ class HostBackend:
         """Compile acting, storing and training once, on throwaway copies."""
         began = time.perf_counter()
         online = state.learners[0].online
-        self._act(online, state.obs[0], state.mask[0], self.keys[0], 0, 1.0).block_until_ready()
+        jax.block_until_ready(self._act(online, state.obs[0], state.mask[0], self.keys[0], 0, 1.0))
         self._q_values(online, state.obs[0]).block_until_ready()
         learner, replay = jax.tree.map(jnp.copy, (state.learners[0], state.replays[0]))
         shape = state.obs.shape[1:2]
         t = rb.Transition(
             state.obs[0], np.zeros(shape, np.int32), np.zeros(shape, np.float32), state.obs[0],
             np.zeros(shape, bool), np.zeros(shape, bool), state.mask[0],
+            np.ones(shape, np.float32),
         )  # fmt: skip
         replay = self._add(replay, t)
         jax.block_until_ready(self._learn(learner, replay, self.keys[0], 0, 0, 1, 0.4))
@@ -261,11 +270,13 @@ class HostBackend:
         n, e_count = cfg.seeds, cfg.num_envs
         eps = self.epsilon_at(step)
         vector_step = step // cfg.num_envs
-        action = np.stack([
-            np.asarray(self._act(state.learners[k].online, state.obs[k], state.mask[k],
-                                 self.keys[k], vector_step, eps))
+        acted = [
+            self._act(state.learners[k].online, state.obs[k], state.mask[k], self.keys[k],
+                      vector_step, eps)
             for k in range(n)
-        ])  # fmt: skip
+        ]  # fmt: skip
+        action = np.stack([np.asarray(a) for a, _ in acted])
+        prob = np.stack([np.asarray(p) for _, p in acted])
         next_obs = np.empty_like(state.obs)
         next_mask = np.empty_like(state.mask)
         reward = np.zeros((n, e_count), np.float32)
@@ -291,7 +302,7 @@ class HostBackend:
         for k in range(n):
             t = rb.Transition(  # host arrays: jit takes them without per-array dispatch
                 state.obs[k], action[k].astype(np.int32), reward[k], next_obs[k],
-                terminated[k], done[k], next_mask[k],
+                terminated[k], done[k], next_mask[k], prob[k].astype(np.float32),
             )  # fmt: skip
             state.replays[k] = self._add(state.replays[k], t)
         state.obs, state.mask = next_obs, next_mask
@@ -326,8 +337,8 @@ class HostBackend:
         t = 0
         while alive.any():
             action = np.stack([
-                np.asarray(self._act(seed_params[k], obs[k], mask[k], keys[k], t,
-                                     cfg.eval_epsilon))
+                np.asarray(self._act_evaluating(seed_params[k], obs[k], mask[k], keys[k], t,
+                                                cfg.eval_epsilon))
                 for k in range(n)
             ])  # fmt: skip
             for k, j in zip(*np.nonzero(alive), strict=True):

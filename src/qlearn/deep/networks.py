@@ -1,4 +1,5 @@
-"""Q-networks: an MLP, a dueling head, and CNN torsos for pixel observations.
+"""Q-networks: an MLP, a dueling head, CNN torsos for pixel observations, noisy layers
+and distributional heads.
 
 Networks are flax linen modules used only through ``init`` and ``apply``, so their
 parameters stay plain pytrees (nested dicts of arrays) that can be vmapped over seeds,
@@ -10,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import flax.linen as nn
+import jax
 import jax.numpy as jnp
 
 #: Torsos: how an observation becomes a feature vector before the dense layers.
@@ -50,6 +52,46 @@ class PatchConv(nn.Module):
         return patches @ kernel.reshape(kh * kw * cin, self.features) + bias
 
 
+def _scaled_noise(key: jax.Array, n: int) -> jnp.ndarray:
+    """f(x) = sign(x) sqrt(|x|) of standard normal draws: the factorised noise."""
+    x = jax.random.normal(key, (n,))
+    return jnp.sign(x) * jnp.sqrt(jnp.abs(x))
+
+
+class NoisyDense(nn.Module):
+    """A dense layer with factorised Gaussian noise on its weights (Fortunato et al. 2018):
+    ``w = mu_w + sigma_w * (f(eps_in) f(eps_out)^T)``, ``b = mu_b + sigma_b * f(eps_out)``.
+
+    The noise is drawn from the ``noise`` RNG stream when the caller gives one (acting
+    and learning); without it the layer uses its mean weights (greedy evaluation).
+    """
+
+    features: int
+    sigma0: float = 0.5
+
+    @nn.compact
+    def __call__(self, x: jnp.ndarray) -> jnp.ndarray:
+        fan_in = x.shape[-1]
+        bound = 1.0 / jnp.sqrt(fan_in)
+
+        def uniform(key, shape):
+            return jax.random.uniform(key, shape, jnp.float32, -bound, bound)
+
+        def constant(key, shape):
+            return jnp.full(shape, self.sigma0 / jnp.sqrt(fan_in), jnp.float32)
+
+        mu_w = self.param("mu_kernel", uniform, (fan_in, self.features))
+        sigma_w = self.param("sigma_kernel", constant, (fan_in, self.features))
+        mu_b = self.param("mu_bias", uniform, (self.features,))
+        sigma_b = self.param("sigma_bias", constant, (self.features,))
+        if not self.has_rng("noise"):
+            return x @ mu_w + mu_b
+        k_in, k_out = jax.random.split(self.make_rng("noise"))
+        eps_in, eps_out = _scaled_noise(k_in, fan_in), _scaled_noise(k_out, self.features)
+        w = mu_w + sigma_w * jnp.outer(eps_in, eps_out)
+        return x @ w + mu_b + sigma_b * eps_out
+
+
 class QNetwork(nn.Module):
     """Maps a batch of observations to one Q value per action: (batch, *obs) -> (batch, A).
 
@@ -59,7 +101,9 @@ class QNetwork(nn.Module):
     which arrive as uint8 and are scaled to [0, 1]. ``channels_first`` says the
     observation is (C, H, W) (Gymnasium's frame stack) rather than (H, W, C).
     With ``dueling`` the head splits into a state value and mean-centred advantages
-    (Wang et al., 2016).
+    (Wang et al., 2016). ``atoms`` > 1 makes the head distributional: (batch, A, atoms)
+    logits (C51) or quantiles (QR-DQN). ``noisy`` makes the dense layers
+    :class:`NoisyDense`; ``layer_norm`` normalises every hidden layer (PQN).
     """
 
     n_actions: int
@@ -67,6 +111,15 @@ class QNetwork(nn.Module):
     dueling: bool = False
     torso: str = "mlp"
     channels_first: bool = False
+    atoms: int = 1
+    noisy: bool = False
+    noisy_sigma: float = 0.5
+    layer_norm: bool = False
+
+    def dense(self, features: int, name: str | None = None) -> nn.Module:
+        if self.noisy:
+            return NoisyDense(features, self.noisy_sigma, name=name)
+        return nn.Dense(features, name=name)
 
     @nn.compact
     def __call__(self, obs: jnp.ndarray) -> jnp.ndarray:
@@ -85,9 +138,13 @@ class QNetwork(nn.Module):
                 x = nn.relu(PatchConv(16, (3, 3), (1, 1))(x))
             x = x.reshape((x.shape[0], -1))
         for width in self.hidden:
-            x = nn.relu(nn.Dense(width)(x))
+            x = self.dense(width)(x)
+            if self.layer_norm:
+                x = nn.LayerNorm()(x)
+            x = nn.relu(x)
+        shape = (x.shape[0], self.n_actions) + ((self.atoms,) if self.atoms > 1 else ())
         if not self.dueling:
-            return nn.Dense(self.n_actions)(x)
-        value = nn.Dense(1, name="value")(x)  # (batch, 1)
-        advantage = nn.Dense(self.n_actions, name="advantage")(x)  # (batch, A)
-        return value + advantage - advantage.mean(axis=-1, keepdims=True)
+            return self.dense(self.n_actions * self.atoms)(x).reshape(shape)
+        value = self.dense(self.atoms, name="value")(x).reshape((x.shape[0], 1, *shape[2:]))
+        advantage = self.dense(self.n_actions * self.atoms, name="advantage")(x).reshape(shape)
+        return value + advantage - advantage.mean(axis=1, keepdims=True)

@@ -29,6 +29,7 @@ class Replay(NamedTuple):
     done: jax.Array  # (rows, envs) bool: the episode ended (terminated or truncated)
     next_mask: jax.Array  # (rows, envs, A) bool: legal actions at next_obs
     priority: jax.Array  # (rows, envs) float32, |TD error| + eps (prioritized replay)
+    behaviour_prob: jax.Array  # (rows, envs) float32: probability the actor gave the action
     written: jax.Array  # () int32: rows written so far (the next row is written % rows)
     max_priority: jax.Array  # () float32: given to every new transition
 
@@ -43,6 +44,20 @@ class Transition(NamedTuple):
     terminated: jax.Array
     done: jax.Array
     next_mask: jax.Array
+    behaviour_prob: jax.Array | None = None  # (envs,) None: not recorded (stored as 1)
+
+
+class StepsAhead(NamedTuple):
+    """The n stored steps of a sampled sequence, for lambda targets (leading axes: B, n).
+    Step k is the transition from s_k; k = 0 is the sampled one."""
+
+    reward: jax.Array  # (B, n)
+    discount: jax.Array  # (B, n) gamma, 0 where the episode terminated at step k
+    next_obs: jax.Array  # (B, n, *obs_shape) s_{k+1}
+    next_mask: jax.Array  # (B, n, A)
+    next_action: jax.Array  # (B, n) a_{k+1}, what the actor did at s_{k+1}
+    next_prob: jax.Array  # (B, n) its behaviour probability
+    more: jax.Array  # (B, n) bool: step k+1 is part of the sequence
 
 
 class Batch(NamedTuple):
@@ -57,6 +72,7 @@ class Batch(NamedTuple):
     weight: jax.Array  # (B,) importance-sampling weight (1 for uniform replay)
     row: jax.Array  # (B,) where each sample sits, to update its priority
     env: jax.Array  # (B,)
+    ahead: StepsAhead | None = None  # the steps one by one (lambda targets only)
 
 
 def rows_for(buffer_size: int, num_envs: int) -> int:
@@ -76,6 +92,7 @@ def init(rows: int, num_envs: int, obs_shape: tuple[int, ...], obs_dtype, n_acti
         done=jnp.zeros(shape, bool),
         next_mask=jnp.zeros(shape + (n_actions,), bool),
         priority=jnp.zeros(shape, jnp.float32),
+        behaviour_prob=jnp.ones(shape, jnp.float32),
         written=jnp.int32(0),
         max_priority=jnp.float32(1.0),
     )
@@ -97,6 +114,9 @@ def add(replay: Replay, t: Transition) -> Replay:
         done=put(replay.done, t.done),
         next_mask=put(replay.next_mask, t.next_mask),
         priority=replay.priority.at[row].set(replay.max_priority),
+        behaviour_prob=replay.behaviour_prob.at[row].set(
+            1.0 if t.behaviour_prob is None else jnp.asarray(t.behaviour_prob, jnp.float32)
+        ),
         written=replay.written + 1,
     )
 
@@ -142,13 +162,15 @@ def sample(
     prioritized: bool = False,
     alpha: float = 0.6,
     beta: float | jax.Array = 0.4,
+    steps_ahead: bool = False,
 ) -> Batch:
     """A batch of n-step transitions (call only once the buffer holds something).
 
     The return from row t sums ``gamma^k r_{t+k}`` for k < m, where m <= n stops early at
     the end of an episode or at the newest row written (a shorter return is still a
     correct target), and bootstraps from the observation after step t+m-1 with
-    ``gamma^m``, or not at all if the episode terminated there.
+    ``gamma^m``, or not at all if the episode terminated there. ``steps_ahead`` also
+    returns the m steps one by one (:class:`StepsAhead`) for lambda targets.
     """
     rows, envs = replay.action.shape
     if prioritized:
@@ -164,14 +186,17 @@ def sample(
     last = row  # the row whose next_obs is bootstrapped from
     bootstrap = jnp.zeros(batch_size, jnp.float32)
     active = jnp.ones(batch_size, bool)
+    used = []
     for k in range(n_step):  # n is static and small: unrolled
         r_k = (row + k) % rows
+        used.append(active)
         n_return = n_return + jnp.where(active, discount * replay.reward[r_k, env], 0.0)
         last = jnp.where(active, r_k, last)
         ends = replay.terminated[r_k, env]
         bootstrap = jnp.where(active, jnp.where(ends, 0.0, discount * gamma), bootstrap)
         discount = discount * gamma
         active = active & ~replay.done[r_k, env] & (k + 1 <= newer)
+    ahead = _steps_ahead(replay, row, env, n_step, gamma, used) if steps_ahead else None
     return Batch(
         obs=replay.obs[row, env],
         action=replay.action[row, env],
@@ -182,6 +207,25 @@ def sample(
         weight=weight,
         row=row,
         env=env,
+        ahead=ahead,
+    )
+
+
+def _steps_ahead(replay: Replay, row, env, n_step: int, gamma: float, used: list) -> StepsAhead:
+    """The sequence's steps one by one (B, n); steps past its end are marked unused."""
+    rows = replay.action.shape[0]
+    at = (row[:, None] + jnp.arange(n_step)[None, :]) % rows  # (B, n) row of step k
+    nxt = (at + 1) % rows
+    col = env[:, None]
+    more = jnp.stack([*used[1:], jnp.zeros_like(used[0])], axis=1)  # (B, n)
+    return StepsAhead(
+        reward=replay.reward[at, col],
+        discount=jnp.where(replay.terminated[at, col], 0.0, gamma),
+        next_obs=replay.next_obs[at, col],
+        next_mask=replay.next_mask[at, col],
+        next_action=replay.action[nxt, col],
+        next_prob=replay.behaviour_prob[nxt, col],
+        more=more,
     )
 
 

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from qlearn.configs.dqn_config import DQNConfig, env_defaults
+from qlearn.configs.dqn_config import DQNConfig, env_defaults, layered_options
 from qlearn.configs.fields import config_from_mapping, merge_options
 from qlearn.core.errors import QlearnError
 from qlearn.deep.chunks import Backend, ChunkRecord, History, make_dqn
@@ -56,6 +56,12 @@ def resolve_target(cfg: DQNConfig, mdp: FiniteMDP | None = None) -> Target:
             f"{cfg.world} has no functional (JAX) version; use --backend gymnasium "
             "(the default for it)"
         )
+    if cfg.algo == "pqn" and backend != "compiled":
+        raise QlearnError(
+            f"--algo pqn runs in the compiled trainer only; {cfg.world} has no functional "
+            "(JAX) version (choose a qlearn world, CartPole-v1, Acrobot-v1, MountainCar-v0 "
+            "or a MinAtar game)"
+        )
     if backend == "gymnasium" and family == "minatar":
         raise QlearnError(f"{cfg.world} exists only in gymnax; use --backend compiled")
     if mdp is not None:
@@ -72,12 +78,52 @@ def resolve_config(options: dict[str, Any], source: str = "the command line") ->
     map_file = options.get("map_file")
     if map_file is not None:
         world = None
-    merged = merge_options(env_defaults(world, family_of(world, map_file)), options)
-    cfg = config_from_mapping(DQNConfig, merged, source)
+    algo = options.get("algo", DQNConfig.algo)
+    tuned = env_defaults(world, family_of(world, map_file), algo)
+    cfg = config_from_mapping(DQNConfig, layered_options(tuned, options), source)
     target = resolve_target(cfg)  # refuses impossible backends before anything is created
-    if cfg.gamma is None:  # record the discount actually used
-        cfg = cfg.replace(gamma=target.mdp.gamma if target.mdp is not None else 0.99)
+    return settled(cfg, target.mdp)
+
+
+def settled(cfg: DQNConfig, mdp: FiniteMDP | None) -> DQNConfig:
+    """``cfg`` with what was left to the environment written out, as the run's config.yaml
+    records it: the discount, and C51's support (from the world's rewards on finite
+    worlds, else [-10, 10])."""
+    if cfg.gamma is None:
+        cfg = cfg.replace(gamma=mdp.gamma if mdp is not None else 0.99)
+    if cfg.distributional == "c51" and (cfg.v_min is None or cfg.v_max is None):
+        low, high = return_bounds(mdp, cfg) if mdp is not None else (-10.0, 10.0)
+        cfg = cfg.replace(
+            v_min=low if cfg.v_min is None else cfg.v_min,
+            v_max=high if cfg.v_max is None else cfg.v_max,
+        )
     return cfg
+
+
+def return_bounds(mdp: FiniteMDP, cfg: DQNConfig) -> tuple[float, float]:
+    """The lowest and highest return any episode can have (every action, every outcome
+    of positive probability, up to the time limit), widened to include 0 and rounded out
+    to a tenth: a C51 support that holds every return of the world."""
+    horizon = cfg.max_steps or mdp.max_steps
+    gamma = cfg.discount
+    used = mdp.next_probs > 0
+    low, high = np.zeros(mdp.n_states), np.zeros(mdp.n_states)
+    for _ in range(horizon):
+        after_low = np.where(mdp.terminal, 0.0, low)[mdp.next_states]
+        after_high = np.where(mdp.terminal, 0.0, high)[mdp.next_states]
+        step_low = np.where(used, mdp.next_rewards + gamma * after_low, np.inf)
+        step_high = np.where(used, mdp.next_rewards + gamma * after_high, -np.inf)
+        new_low = np.where(mdp.legal, step_low.min(axis=2), np.inf).min(axis=1)
+        new_high = np.where(mdp.legal, step_high.max(axis=2), -np.inf).max(axis=1)
+        if np.allclose(new_low, low) and np.allclose(new_high, high):
+            break
+        low, high = new_low, new_high
+    live = ~mdp.terminal
+    lo = min(0.0, float(low[live].min())) if live.any() else 0.0
+    hi = max(0.0, float(high[live].max())) if live.any() else 1.0
+    if hi - lo < 1e-6:
+        hi = lo + 1.0
+    return float(np.floor(lo * 10) / 10), float(np.ceil(hi * 10) / 10)
 
 
 @dataclass(frozen=True)
@@ -257,6 +303,37 @@ def finite_q(cfg: DQNConfig, target: Target, params: Any) -> np.ndarray | None:
     return np.where(mdp.legal, np.asarray(q, float), -np.inf)
 
 
+def start_distributions(cfg: DQNConfig, target: Target, params: Any) -> list | None:
+    """Each seed's learnt return distribution at the start, for a distributional head on
+    a finite world: the greedy action's atoms and probabilities in every start state,
+    mixed by the start distribution, as ``(values, probs)`` (C51: its support; QR-DQN:
+    its quantiles, each of probability 1/N). None otherwise."""
+    if target.mdp is None or cfg.distributional is None:
+        return None
+    import jax
+    import jax.numpy as jnp
+
+    mdp = target.mdp
+    dqn = make_dqn(cfg, mdp.n_actions, "mlp", False, 1)
+    starts = np.flatnonzero(mdp.start > 0)
+    obs = jnp.eye(mdp.n_states, dtype=jnp.float32)[starts]
+    out = np.asarray(jax.vmap(lambda p: dqn.outputs(p, obs))(params), float)  # (N, s, A, M)
+    q = np.asarray(jax.vmap(lambda p: dqn.q_values(p, obs))(params), float)
+    best = np.where(mdp.legal[starts], q, -np.inf).argmax(axis=-1)  # (N, s)
+    found = []
+    for k in range(out.shape[0]):
+        chosen = out[k, np.arange(starts.size), best[k]]  # (s, M)
+        if cfg.distributional == "c51":
+            e = np.exp(chosen - chosen.max(axis=-1, keepdims=True))
+            probs = e / e.sum(axis=-1, keepdims=True)
+            values = np.broadcast_to(np.asarray(dqn.support, float), probs.shape)
+        else:
+            values, probs = chosen, np.full(chosen.shape, 1.0 / chosen.shape[-1])
+        weight = mdp.start[starts][:, None]
+        found.append((values.ravel(), (probs * weight).ravel()))
+    return found
+
+
 def run(
     cfg: DQNConfig,
     *,
@@ -324,7 +401,7 @@ def train(env: Any = "CartPole-v1", **options: Any) -> DQNRun:
     from qlearn.envs.finite import FiniteEnv
 
     options = dict(options)
-    options.pop("algo", None)
+    options.setdefault("algo", "dqn")
     if "net" in options:
         options["net"] = list(options["net"])
     mdp = env.mdp if isinstance(env, FiniteEnv) else env if isinstance(env, FiniteMDP) else None
@@ -332,8 +409,7 @@ def train(env: Any = "CartPole-v1", **options: Any) -> DQNRun:
         if env is not None and "map_file" not in options:
             options["world"] = env
         return run(resolve_config(options, "qlearn.train"))
-    merged = merge_options(env_defaults(mdp.name, "finite"), options, {"world": mdp.name})
+    tuned = env_defaults(mdp.name, "finite", options["algo"])
+    merged = merge_options(layered_options(tuned, options), {"world": mdp.name})
     cfg = config_from_mapping(DQNConfig, merged, "qlearn.train")
-    if cfg.gamma is None:
-        cfg = cfg.replace(gamma=mdp.gamma)
-    return run(cfg, mdp=mdp)
+    return run(settled(cfg, mdp.with_gamma(cfg.gamma)), mdp=mdp)

@@ -143,6 +143,7 @@ GYMNAX_ENVS = {
     "Breakout-MinAtar": "minatar",
     "Freeway-MinAtar": "minatar",
     "SpaceInvaders-MinAtar": "minatar",
+    "Seaquest-MinAtar": "minatar",
 }
 
 

@@ -1,0 +1,112 @@
+"""Beyond Rainbow end to end: distributional heads, noisy layers, Munchausen, corrected
+n-step targets and PQN learn the exact answers of small worlds; bad options are
+refused in one line; --rainbow is written out in the run's config.yaml."""
+
+import json
+
+import numpy as np
+import pytest
+import yaml
+from conftest import run_cli, run_json
+
+from qlearn.configs.dqn_config import RAINBOW
+from qlearn.core.errors import QlearnError
+from qlearn.deep.train import resolve_config, train
+from qlearn.judge import judge
+
+SHORT = {"steps": 6000, "learning_starts": 200, "seeds": 2}
+
+
+def gaps(run) -> list[float]:
+    """max |Q - Q*| of each seed's network (non-terminal states, legal actions)."""
+    return [judge(run.target.mdp, run.solution, q).gap for q in run.q_per_seed]
+
+
+@pytest.mark.parametrize(
+    ("options", "words"),
+    [
+        ({"distributional": "c51", "atoms": 1}, "atoms must be at least 2"),
+        ({"distributional": "c51", "v_min": 5.0, "v_max": 5.0}, "v_min (5) must be below v_max"),
+        ({"distributional": "qr", "quantiles": 0}, "quantiles must be at least 1"),
+        ({"n_step_correction": "retrace", "lam": 1.5}, "lambda must be in [0, 1]"),
+        ({"noisy": True, "final_eps": 0.2}, "makes no sense with --noisy"),
+        ({"distributional": "c52"}, "choose c51 or qr"),
+        ({"algo": "pqn", "per": True}, "--algo pqn has no replay"),
+        ({"distributional": "qr", "n_step_correction": "peng"}, "plain value head"),
+    ],
+)
+def test_bad_options_are_refused_with_what_to_do(options, words):
+    with pytest.raises(QlearnError, match=None) as caught:
+        resolve_config({"world": "classic", **options})
+    assert words in str(caught.value) and "\n" not in str(caught.value)
+
+
+def test_the_command_line_refuses_them_in_one_line_with_exit_2():
+    proc = run_cli("train", "classic", "--algo", "dqn", "--n-step-correction", "peng",
+                   "--lambda", "2")  # fmt: skip
+    assert proc.returncode == 2, proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1 and "Traceback" not in proc.stderr
+    assert "lambda must be in [0, 1], got 2" in proc.stderr
+
+
+def test_rainbow_is_the_preset_written_out_and_flags_still_win():
+    cfg = resolve_config({"world": "CartPole-v1", "rainbow": True, "n_step": 5})
+    assert cfg.double and cfg.dueling and cfg.per and cfg.noisy and cfg.rainbow
+    assert cfg.distributional == "c51" and cfg.n_step == 5  # the flag given wins
+    # noisy layers explore: epsilon is 0 unless given; the support is written out
+    assert cfg.start_eps == 0.0 and cfg.final_eps == 0.0
+    assert (cfg.v_min, cfg.v_max) == (0.0, 100.0)
+    saved = cfg.to_dict()
+    assert {k: saved[k] for k in RAINBOW if k != "n_step"} == {
+        k: v for k, v in RAINBOW.items() if k != "n_step"
+    }
+
+
+@pytest.mark.slow
+def test_c51_and_qr_means_on_classic_end_within_0_05_of_q_star():
+    for head in ("c51", "qr"):
+        run = train("classic", distributional=head, **SHORT)
+        assert run.config.distributional == head
+        assert np.mean(gaps(run)) < 0.05, (head, gaps(run))
+        assert (run.final_eval.mean(axis=1) == 1.0).all()
+
+
+@pytest.mark.slow
+def test_retrace_removes_the_n_step_bias_on_classic():
+    """The README caveat: 3-step targets without correction end about 1 from Q*."""
+    plain = train("classic", n_step=3, **SHORT)
+    retrace = train("classic", n_step=3, n_step_correction="retrace", **SHORT)
+    assert min(gaps(plain)) > 0.3, gaps(plain)
+    assert max(gaps(retrace)) < 0.05, gaps(retrace)
+
+
+@pytest.mark.slow
+def test_noisy_munchausen_and_pqn_train_classic_to_the_diamond():
+    for options in ({"noisy": True, **SHORT}, {"munchausen": True, **SHORT}, {"algo": "pqn"}):
+        run = train("classic", **{"seeds": 2, **options})
+        assert (run.final_eval.mean(axis=1) == 1.0).all(), options
+    # PQN: no target network, 16 environments, Q(0.65) returns; its defaults for finite
+    # worlds (20k steps) reach the diamond, its values stay about 1 from Q* (lambda
+    # returns of the exploring policy)
+    assert run.config.algo == "pqn" and run.config.num_envs == 16
+    assert run.config.start_eps == 1.0
+
+
+@pytest.mark.slow
+def test_c51_on_slippery_frozenlake_learns_the_exact_start_distribution(tmp_path):
+    """The learnt CDF of the return from the start within W1 0.15 of the exact one of the
+    network's own greedy policy (20k steps, the defaults); distribution.png drawn."""
+    out = tmp_path / "fl"
+    data = run_json(
+        "train", "frozenlake4x4", "--algo", "dqn", "--distributional", "c51", "--seeds", "2",
+        "--out", str(out),
+    )  # fmt: skip
+    dist = data["start_distribution"]
+    for p, entry in zip(data["per_seed"], dist["per_seed"], strict=True):
+        assert entry["exact"] and abs(sum(entry["exact_atoms"][1]) - 1) < 1e-9
+        assert p["start_w1"] < 0.15 and p["start_cramer"] < 0.2, p
+        assert abs(entry["learned_mean"] - entry["exact_mean"]) < 0.15
+    assert (out / "distribution.png").read_bytes()[:4] == b"\x89PNG"
+    saved = yaml.safe_load((out / "config.yaml").read_text())
+    assert saved["distributional"] == "c51" and (saved["v_min"], saved["v_max"]) == (0.0, 1.0)
+    assert json.loads((out / "summary.json").read_text())["variant"] == "c51(51) dqn"
