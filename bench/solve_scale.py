@@ -10,7 +10,8 @@ Mazes of about 10^3 to 10^6 open cells (-1 per move, gamma 1). For each size:
   matrices are built from qlearn's lists outside the timing), and for a dense
   (S, A, S) einsum, the path qlearn took before, where it fits in ``--dense-limit`` bytes;
 - **solve**: the wall time of ``qlearn.solve`` to the exact optimum (value iteration
-  up to 10,000 states, policy iteration with sparse solves above), and its method.
+  up to 10,000 states, policy iteration with sparse solves above), and its method, next
+  to pymdptoolbox's value iteration run to convergence (and its distance to V*).
 
 Install the peer with ``pip install pymdptoolbox==4.0b3``.
 
@@ -72,13 +73,9 @@ def dense_sweep(mdp, sweeps: int) -> tuple[float, int]:
     return per_sweep, max(build_peak, peak + P.nbytes + R.nbytes)
 
 
-def toolbox_sweep(mdp, sweeps: int) -> tuple[float, int] | None:
-    """pymdptoolbox's ValueIteration for ``sweeps`` iterations (gamma 1: no iteration
-    bound is computed, so it runs exactly ``max_iter`` sweeps)."""
-    try:
-        import mdptoolbox.mdp
-    except ImportError:
-        return None
+def toolbox_inputs(mdp):
+    """pymdptoolbox's documented sparse input: one (S, S) CSR matrix per action, and
+    rewards (S, A) (0 in the absorbing goal)."""
     from scipy import sparse
 
     S = mdp.n_states
@@ -89,31 +86,58 @@ def toolbox_sweep(mdp, sweeps: int) -> tuple[float, int] | None:
         )
         for a in range(mdp.n_actions)
     ]
-    R = np.where(mdp.terminal[:, None], 0.0, mdp.expected_reward)
+    return P, np.where(mdp.terminal[:, None], 0.0, mdp.expected_reward)
+
+
+def toolbox_runs(mdp, sweeps: int, limit: float) -> tuple[float, int, float, float] | str:
+    """pymdptoolbox's ValueIteration: (seconds per sweep over ``sweeps`` sweeps, peak
+    bytes, seconds to converge from V = 0 to a change below 1e-9, max |V - V*|) or why
+    it did not run. With gamma 1 it computes no iteration bound, so ``max_iter`` holds.
+
+    Its input check sums each sparse matrix's rows into an (S, 1) matrix and subtracts an
+    (S,) vector, which broadcasts to a dense S x S array: past ``limit`` bytes it cannot run.
+    """
+    try:
+        import mdptoolbox.mdp
+    except ImportError:
+        return "(not installed)"
+    if mdp.n_states**2 * 8 > limit:
+        return "(S x S check)"
+    P, R = toolbox_inputs(mdp)
     tracemalloc.start()
     solver = mdptoolbox.mdp.ValueIteration(P, R, 1.0, epsilon=1e-300, max_iter=sweeps)
     started = time.perf_counter()
     solver.run()
-    seconds = time.perf_counter() - started
+    per_sweep = (time.perf_counter() - started) / solver.iter
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
-    return seconds / solver.iter, peak
+    started = time.perf_counter()
+    solver = mdptoolbox.mdp.ValueIteration(P, R, 1.0, epsilon=1e-9, max_iter=10**7)
+    solver.run()
+    seconds = time.perf_counter() - started
+    error = np.abs(np.array(solver.V) - qlearn.solve(mdp).v).max()
+    return per_sweep, peak, seconds, error
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="45,141,447,1415", help="maze sides (odd)")
     parser.add_argument("--sweeps", type=int, default=20)
-    parser.add_argument("--dense-limit", type=float, default=4e9, help="bytes of P and R")
+    parser.add_argument(
+        "--dense-limit",
+        type=float,
+        default=4e9,
+        help="bytes a dense array may take (P and R here, the peer's check)",
+    )
     args = parser.parse_args()
     print(f"{'states':>9} {'qlearn sweep':>13} {'ns/state':>9} {'peak':>9} "
           f"{'toolbox sweep':>14} {'peak':>9} {'ratio':>6} {'dense sweep':>12} {'ratio':>6} "
-          f"{'exact solve':>12}  method")  # fmt: skip
+          f"{'exact solve':>12}  {'method':<16} {'toolbox':>9} {'ratio':>7}  error")  # fmt: skip
     for side in (int(s) for s in args.sizes.split(",")):
         mdp = load_world(f"maze:{side}x{side}:seed=1")
         S = mdp.n_states
         ours, our_peak = qlearn_sweep(mdp, args.sweeps)
-        peer = toolbox_sweep(mdp, args.sweeps)
+        peer = toolbox_runs(mdp, args.sweeps, args.dense_limit)
         dense = None
         if 2 * S * S * mdp.n_actions * 8 <= args.dense_limit:
             dense = dense_sweep(mdp, max(3, args.sweeps // 5))
@@ -121,14 +145,19 @@ def main() -> None:
         solution = qlearn.solve(mdp)
         solve_seconds = time.perf_counter() - started
         line = f"{S:>9,} {ours * 1e3:>11.2f}ms {ours / S * 1e9:>9.1f} {our_peak / 2**20:>7.1f}MB "
-        if peer:
+        if isinstance(peer, tuple):
             line += f"{peer[0] * 1e3:>12.2f}ms {peer[1] / 2**20:>7.1f}MB {peer[0] / ours:>5.1f}x "
         else:
-            line += f"{'(not installed)':>31} "
+            line += f"{peer:>31} "
         line += f"{dense[0] * 1e3:>10.1f}ms {dense[0] / ours:>5.0f}x " if dense else f"{'-':>19} "
-        print(line + f"{solve_seconds:>11.2f}s  {solution.method}", flush=True)
-    print("ratio: the peer's (or the dense path's) time per sweep over qlearn's; ns/state: "
-          "qlearn's time per sweep per state (flat when a sweep grows linearly in S)")  # fmt: skip
+        line += f"{solve_seconds:>11.2f}s  {solution.method:<16}"
+        if isinstance(peer, tuple):
+            line += f" {peer[2]:>8.2f}s {peer[2] / solve_seconds:>6.1f}x  {peer[3]:.0e}"
+        print(line, flush=True)
+    print("sweep ratios: the peer's (or the dense path's) time per sweep over qlearn's; "
+          "ns/state: qlearn's time per sweep per state (flat when a sweep grows linearly in S); "
+          "toolbox: its value iteration to a change below 1e-9, the ratio over qlearn.solve, "
+          "and its largest distance to qlearn's V*")  # fmt: skip
 
 
 if __name__ == "__main__":
