@@ -40,7 +40,7 @@ def _summary_line(mdp: FiniteMDP, v: np.ndarray | None) -> str:
     if v is not None:
         info = value_summary(mdp, v)
         text += f" (V at the start {info['v_start']}, from {info['v_min']} to {info['v_max']})"
-    return text + "; the run folder's tables.npz holds every value"
+    return text + "; --out writes every value to a run folder's tables.npz"
 
 
 def json_number(x: float) -> float | None:
