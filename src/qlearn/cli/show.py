@@ -122,7 +122,8 @@ def print_solution(mdp, sol, info: dict[str, Any]) -> None:
         f"value iteration converged in {sol.sweeps} sweeps (then polished exactly by policy "
         "evaluation)"
         if sol.method == "value iteration"
-        else f"policy iteration, stable after {sol.sweeps} exact (sparse) evaluations"
+        else f"policy iteration, stable after {sol.sweeps} exact (sparse) evaluation"
+        + ("s" if sol.sweeps > 1 else "")
     )
     out.print(f"[bold]{mdp.name}[/bold]: gamma {sol.gamma:g}, {how}")
     out.print("\nV* (terminals show the reward they pay):")
@@ -209,6 +210,8 @@ def print_dqn(run, info: dict[str, Any]) -> None:
     header = ["seed", "eval mean", "eval std", "best eval"]
     header += ["first solved at step"] if solved else []
     header += ["max |Q - Q*|", "optimal share"] if finite else []
+    distributional = "start_distribution" in info
+    header += ["start W1", "start Cramer"] if distributional else []
     rows = []
     for p in info["per_seed"]:
         row = [str(p["seed"]), f"{p['eval_mean']:.4g}", f"{p['eval_std']:.3g}",
@@ -217,6 +220,8 @@ def print_dqn(run, info: dict[str, Any]) -> None:
             row.append("-" if p["first_solved_step"] is None else f"{p['first_solved_step']:,}")
         if finite:
             row += [f"{p['gap']:.4f}", f"{p['optimal_share']:.0%}"]
+        if distributional:
+            row += [f"{p['start_w1']:.4f}", f"{p['start_cramer']:.4f}"]
         rows.append(row)
     out.print(table(header, rows))
     if solved:
@@ -232,6 +237,9 @@ def print_dqn(run, info: dict[str, Any]) -> None:
             out.print("\nGreedy policy of the network:")
             out.print(_greedy_grid(mdp, run.q))
         out.print(f"V*(start) = {info['v_star_start']:.4g}")
+        if distributional:
+            out.print("start W1 / Cramer: the learned return distribution at the start against "
+                      "the exact one of the greedy policy (distribution.png)")  # fmt: skip
     out.print(f"run folder: {info['run_dir']}")
 
 
