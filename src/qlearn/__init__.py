@@ -45,16 +45,16 @@ def train(env=None, *, algo: str | None = None, **options):
 
     Tabular algorithms (q-learning, sarsa, expected-sarsa, double-q, td0) return a
     :class:`~qlearn.tabular.train.TabularRun` (tables, metrics, greedy returns);
-    ``algo="dqn"`` returns a :class:`~qlearn.deep.train.DQNRun` (parameters per seed,
+    ``algo="dqn"`` (or ``"pqn"``) returns a :class:`~qlearn.deep.train.DQNRun` (parameters per seed,
     evaluations, episodes; on finite worlds the network's Q table). With no ``algo``,
     finite worlds train Q-learning and other environments DQN.
     """
     if algo is None:
         algo = "q-learning" if _is_finite(env) else "dqn"
-    if algo == "dqn":
+    if algo in ("dqn", "pqn"):
         from qlearn.deep.train import train as train_dqn
 
-        return train_dqn(env, **options)
+        return train_dqn(env, algo=algo, **options)
     from qlearn.tabular.train import train as train_tabular
 
     return train_tabular(env, algo=algo, **options)

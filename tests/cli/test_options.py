@@ -10,18 +10,21 @@ from qlearn.configs.tabular_config import TabularConfig
 
 TRAIN = get_command(app).commands["train"]
 
-# The hand-kept lists of the single-module cli.py, as they were.
+# The hand-kept lists of the single-module cli.py, as they were (and lam, traces since
+# the tabular traces).
 CONFIG_OPTIONS = (
     "world", "map_file", "algo", "episodes", "alpha", "gamma", "epsilon", "decay",
     "decay_unit", "explore", "temperature", "q_init", "seeds", "seed", "max_steps",
-    "policy", "step_reward", "slip", "snapshots",
+    "policy", "step_reward", "slip", "lam", "traces", "snapshots",
 )  # fmt: skip
 DQN_OPTIONS = (
     "world", "map_file", "algo", "double", "dueling", "n_step", "per", "per_alpha",
     "per_beta", "steps", "seeds", "seed", "num_envs", "lr", "lr_end", "batch_size",
     "buffer_size", "learning_starts", "target_update", "tau", "train_freq", "gradient_steps",
     "exploration_fraction", "start_eps", "final_eps", "net", "loss", "max_grad_norm", "gamma",
-    "eval_every", "eval_episodes", "eval_epsilon", "max_steps", "backend",
+    "eval_every", "eval_episodes", "eval_epsilon", "max_steps", "backend", "distributional",
+    "atoms", "v_min", "v_max", "quantiles", "noisy", "munchausen", "rainbow",
+    "n_step_correction", "lam",
 )  # fmt: skip
 TABULAR_ONLY = sorted(set(CONFIG_OPTIONS) - set(DQN_OPTIONS)) + ["from_log", "passes"]
 DQN_ONLY = sorted(set(DQN_OPTIONS) - set(CONFIG_OPTIONS))

@@ -52,6 +52,7 @@ def solve(
     slip: opt.Slip = None,
     env_arg: opt.EnvArg = None,
     tol: opt.Tol = 1e-10,
+    method: opt.SolveMethod = "auto",
     plot: opt.Plot = False,
     out_dir: opt.SolveOutDir = None,
     runs_root: opt.SolveRuns = Path("runs"),
@@ -72,14 +73,14 @@ def solve(
     kwargs = opt.env_kwargs(env_arg)
     mdp = load_world(world, map_file=map_file, gamma=gamma, step_reward=step_reward, slip=slip,
                      env_kwargs=kwargs)  # fmt: skip
-    sol = solve_mdp(mdp, tol=tol)
+    sol = solve_mdp(mdp, tol=tol, method=method)
     info = solution_summary(mdp, sol)
     if out_dir or plot:
         target = out_dir or new_run_dir(runs_root, f"{mdp.name}-solve")
         info["run_dir"] = str(target)
         config = {"world": world, "map_file": str(map_file) if map_file else None,
                   "gamma": gamma, "step_reward": step_reward, "slip": slip,
-                  "env_kwargs": kwargs, "tol": tol}  # fmt: skip
+                  "env_kwargs": kwargs, "tol": tol, "method": method}  # fmt: skip
         with Status("drawing figures", quiet=json_out):
             write_solution_run(mdp, sol, target, info, config, plot=plot)
     show.either(json_out, info, lambda: show.print_solution(mdp, sol, info))
@@ -133,6 +134,17 @@ def train(
     eval_episodes: opt.EvalEpisodes = None,
     eval_epsilon: opt.EvalEpsilon = None,
     backend: opt.Backend = None,
+    distributional: opt.Distributional = None,
+    atoms: opt.Atoms = None,
+    v_min: opt.VMin = None,
+    v_max: opt.VMax = None,
+    quantiles: opt.Quantiles = None,
+    noisy: opt.Noisy = False,
+    munchausen: opt.Munchausen = False,
+    rainbow: opt.Rainbow = False,
+    n_step_correction: opt.NStepCorrection = None,
+    lam: opt.Lam = None,
+    traces: opt.Traces = None,
     config: opt.Config = None,
     resume: opt.Resume = None,
     checkpoint_every: opt.CheckpointEvery = None,
@@ -249,6 +261,8 @@ def explain(
     max_steps: opt.MaxSteps = None,
     step_reward: opt.StepReward = None,
     slip: opt.Slip = None,
+    lam: opt.Lam = None,
+    traces: opt.Traces = None,
     full: opt.Full = False,
     json_out: opt.Json = False,
 ) -> None:
@@ -260,7 +274,8 @@ def explain(
         None if map_file else world, map_file=map_file, step_reward=step_reward, slip=slip
     )
     narration = narrate(mdp, steps=steps, episodes=episodes, algo=algo, alpha=alpha, gamma=gamma,
-                        epsilon=epsilon, seed=seed, max_steps=max_steps)  # fmt: skip
+                        epsilon=epsilon, seed=seed, max_steps=max_steps, lam=lam,
+                        traces=traces)  # fmt: skip
     show.either(json_out, narration.to_dict(), lambda: show.print_narration(narration, full=full))
 
 
@@ -279,6 +294,8 @@ def compare(
     max_steps: opt.MaxSteps = None,
     step_reward: opt.StepReward = None,
     slip: opt.Slip = None,
+    lam: opt.Lam = None,
+    traces: opt.Traces = None,
     out_dir: opt.RunDir = None,
     runs_root: opt.Runs = Path("runs"),
     json_out: opt.Json = False,
@@ -298,6 +315,7 @@ def compare(
             None if map_file else world, map_file=str(map_file) if map_file else None,
             algos=algos, episodes=episodes, seeds=seeds, seed=seed, alpha=alpha, epsilon=epsilon,
             window=window, gamma=gamma, max_steps=max_steps, step_reward=step_reward, slip=slip,
+            lam=lam, traces=traces,
         )  # fmt: skip
     info = comparison_summary(cmp)
     target = out_dir or new_run_dir(runs_root, f"compare-{cmp.mdp.name}")

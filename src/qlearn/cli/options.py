@@ -39,6 +39,14 @@ Plot = Annotated[bool, typer.Option("--plot", help="Also write the figures as PN
 
 # Options of solve
 Tol = Annotated[float, typer.Option(help="Value-iteration tolerance on V*.")]
+SolveMethod = Annotated[
+    str,
+    typer.Option(
+        "--method",
+        help="auto (value iteration up to 2,500 states, policy iteration above), "
+        "value-iteration or policy-iteration.",
+    ),
+]
 SolveOutDir = Annotated[
     Path | None, typer.Option("--out", help="Write a run folder here (report, tables).")
 ]
@@ -50,8 +58,9 @@ SolveRuns = Annotated[
 TrainAlgo = Annotated[
     str,
     typer.Option(
-        help="q-learning, sarsa, expected-sarsa, double-q, td0, or dqn (the default for "
-        "environments that are not finite worlds)."
+        help="q-learning, sarsa, expected-sarsa, double-q, q-lambda, sarsa-lambda, td0, dqn "
+        "(the default for environments that are not finite worlds) or pqn (parallel "
+        "Q-learning)."
     ),
 ]
 TrainEpisodes = Annotated[int, typer.Option(help="Tabular: episodes per seed.")]
@@ -98,6 +107,33 @@ EvalEpsilon = Annotated[float | None, typer.Option(help="DQN: epsilon when evalu
 Backend = Annotated[
     str | None, typer.Option(help="DQN: auto, compiled (JAX) or gymnasium (host loop).")
 ]
+Distributional = Annotated[
+    str | None, typer.Option(help="DQN: c51 or qr, a return distribution per action.")
+]
+Atoms = Annotated[int | None, typer.Option(help="C51: atoms of the support (51).")]
+VMin = Annotated[float | None, typer.Option(help="C51: lowest atom.")]
+VMax = Annotated[float | None, typer.Option(help="C51: highest atom.")]
+Quantiles = Annotated[int | None, typer.Option(help="QR-DQN: quantiles per action.")]
+Noisy = Annotated[bool, typer.Option("--noisy", help="DQN: noisy layers (epsilon 0 unless given).")]
+Munchausen = Annotated[bool, typer.Option("--munchausen", help="DQN: Munchausen targets.")]
+Rainbow = Annotated[
+    bool, typer.Option("--rainbow", help="DQN: double, dueling, 3-step, PER, C51, noisy.")
+]
+NStepCorrection = Annotated[
+    str | None, typer.Option(help="DQN: none, peng or retrace (off-policy n-step).")
+]
+Lam = Annotated[
+    float | None,
+    typer.Option(
+        "--lambda",
+        help="lambda of the traces, in [0, 1]: tabular q-lambda and sarsa-lambda (default "
+        "0.9; 0 is the one-step learner), DQN peng/retrace and pqn.",
+    ),
+]
+Traces = Annotated[
+    str | None,
+    typer.Option(help="q-lambda, sarsa-lambda: accumulating (default) or replacing traces."),
+]
 Config = Annotated[
     Path | None, typer.Option(help="YAML file of options (flags given here override it).")
 ]
@@ -127,7 +163,9 @@ CollectSeed = Annotated[int, typer.Option(help="Seed of the logging run.")]
 OutFile = Annotated[Path, typer.Option("--out", help="Log file: .csv or .parquet.")]
 
 # Options of explain
-ExplainAlgo = Annotated[str, typer.Option(help="q-learning, sarsa or expected-sarsa.")]
+ExplainAlgo = Annotated[
+    str, typer.Option(help="q-learning, sarsa, expected-sarsa, q-lambda or sarsa-lambda.")
+]
 ExplainAlpha = Annotated[float, typer.Option(help="Learning rate in (0, 1].")]
 ExplainSteps = Annotated[str | None, typer.Option(help='Scripted moves, e.g. "(3,3)E x4, (3,2)N".')]
 ExplainEpisodes = Annotated[
@@ -368,7 +406,7 @@ def training_config(
     if kind == "dqn":
         from qlearn.deep.train import resolve_config
 
-        return resolve_config({**options, "algo": "dqn"}, source)
+        return resolve_config({"algo": "dqn", **options}, source)
     from qlearn.tabular.train import world_of
 
     cfg = config_from_mapping(TabularConfig, options, source)

@@ -6,12 +6,20 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
-from qlearn.configs.fields import check_finite, check_int
+from qlearn.configs.fields import check_finite, check_int, check_number
 from qlearn.core.errors import QlearnError
 from qlearn.core.schedules import DECAYS, EXPLORATIONS_ALLOWED, UNITS, LearningRate, Schedule
 from qlearn.mdp import check_gamma, shown
 
-TABULAR_ALGOS = ("q-learning", "sarsa", "expected-sarsa", "double-q", "td0")
+TABULAR_ALGOS = (
+    "q-learning", "sarsa", "expected-sarsa", "double-q", "q-lambda", "sarsa-lambda", "td0",
+)  # fmt: skip
+#: The learners with eligibility traces: Watkins's Q(lambda) and SARSA(lambda).
+TRACE_ALGOS = ("q-lambda", "sarsa-lambda")
+#: How a visit raises its entry's trace: by one (accumulating) or to one (replacing).
+TRACE_KINDS = ("accumulating", "replacing")
+#: lambda of the trace learners when none is given.
+DEFAULT_LAMBDA = 0.9
 TD0_POLICIES = ("random", "optimal")
 #: Longest episode a tabular run may cap at (the loop keeps per-episode buffers).
 MAX_EPISODE_STEPS = 10_000_000
@@ -26,7 +34,9 @@ class TabularConfig:
     map_file: str | None = None
     """A map file to train on instead of a named world."""
     algo: str = "q-learning"
-    """q-learning, sarsa, expected-sarsa, double-q, or td0 (evaluate a fixed policy)."""
+    """q-learning, sarsa, expected-sarsa, double-q, td0 (evaluate a fixed policy), or with
+    eligibility traces q-lambda (Watkins: traces cut after exploratory actions) and
+    sarsa-lambda."""
     episodes: int = 500
     """Episodes per seed."""
     alpha: str = "0.5"
@@ -59,6 +69,11 @@ class TabularConfig:
     """Grid worlds: reward of an ordinary step (None: the map's own)."""
     slip: str | None = None
     """Grid worlds: probability that a move on ice goes sideways (None: the map's own)."""
+    lam: float | None = None
+    """q-lambda and sarsa-lambda: lambda of the traces in [0, 1] (None: 0.9); 0 is the
+    one-step learner."""
+    traces: str | None = None
+    """q-lambda and sarsa-lambda: accumulating (None) or replacing traces."""
 
     def __post_init__(self) -> None:
         validate_tabular(self)
@@ -66,6 +81,22 @@ class TabularConfig:
     @property
     def learning_rate(self) -> LearningRate:
         return LearningRate.parse(self.alpha)
+
+    @property
+    def traced(self) -> bool:
+        """Whether the learner keeps eligibility traces (q-lambda, sarsa-lambda)."""
+        return self.algo in TRACE_ALGOS
+
+    @property
+    def trace_lambda(self) -> float:
+        """lambda of the traces: the one given, 0.9 by default, 0 for learners without."""
+        if not self.traced:
+            return 0.0
+        return DEFAULT_LAMBDA if self.lam is None else float(self.lam)
+
+    @property
+    def replacing_traces(self) -> bool:
+        return self.traces == "replacing"
 
     def epsilon_schedule(self) -> Schedule:
         default_n = self.episodes if self.decay_unit == "episodes" else 0
@@ -136,5 +167,20 @@ def validate_tabular(cfg: TabularConfig) -> None:
             f"snapshot episodes must be integers between 1 and {cfg.episodes}, "
             f"got {list(cfg.snapshots)}"
         )
+    _validate_traces(cfg)
     if cfg.world is None and cfg.map_file is None:
         raise QlearnError("no world given; name one (see `qlearn envs`) or pass --map FILE")
+
+
+def _validate_traces(cfg: TabularConfig) -> None:
+    """lambda in [0, 1] and a known trace kind, given only to the learners with traces."""
+    for flag, value in (("--lambda", cfg.lam), ("--traces", cfg.traces)):
+        if value is not None and cfg.algo not in TRACE_ALGOS:
+            raise QlearnError(
+                f"{flag} applies to learners with eligibility traces ({', '.join(TRACE_ALGOS)}), "
+                f"not {cfg.algo}; pass e.g. --algo q-lambda, or drop {flag}"
+            )
+    if cfg.lam is not None:
+        check_number(cfg.lam, "lambda", 0.0, 1.0, "pass e.g. --lambda 0.9")
+    if cfg.traces is not None and cfg.traces not in TRACE_KINDS:
+        raise QlearnError(f"unknown trace kind {cfg.traces!r}; choose {' or '.join(TRACE_KINDS)}")

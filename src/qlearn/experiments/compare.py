@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from qlearn.configs.tabular_config import TABULAR_ALGOS, TabularConfig
+from qlearn.configs.tabular_config import TABULAR_ALGOS, TRACE_ALGOS, TabularConfig
 from qlearn.core.errors import QlearnError
 from qlearn.core.stats import mean_se, window_means
 from qlearn.core.version import __version__
@@ -107,11 +107,14 @@ def compare(
     max_steps: int | None = None,
     step_reward: float | None = None,
     slip: str | None = None,
+    lam: float | None = None,
+    traces: str | None = None,
 ) -> Comparison:
     """Train every combination of ``algos`` x ``alpha`` x ``epsilon`` on the same seeds.
 
     Each of ``algos``, ``alpha`` and ``epsilon`` is one value or a comma-separated list;
-    ``window`` is ``"FROM:TO"`` (default: the second half of the episodes).
+    ``window`` is ``"FROM:TO"`` (default: the second half of the episodes). ``lam`` and
+    ``traces`` apply to the learners with eligibility traces (q-lambda, sarsa-lambda).
     """
     algo_list = split_list(algos, "algos")
     for algo in algo_list:
@@ -120,6 +123,13 @@ def compare(
                 f"cannot compare {algo!r}; choose control algorithms among "
                 f"{', '.join(a for a in TABULAR_ALGOS if a != 'td0')}"
             )
+    trace_options = {k: v for k, v in (("lam", lam), ("traces", traces)) if v is not None}
+    if trace_options and not set(algo_list) & set(TRACE_ALGOS):
+        flag = "--lambda" if lam is not None else "--traces"
+        raise QlearnError(
+            f"{flag} applies to learners with eligibility traces ({', '.join(TRACE_ALGOS)}); "
+            "none of --algos has them"
+        )
     alphas, epsilons = split_list(alpha, "alpha"), split_list(epsilon, "epsilon")
     combos = list(itertools.product(algo_list, alphas, epsilons))
     if len(combos) < 2:
@@ -144,6 +154,8 @@ def compare(
     arms = []
     for algo, a, e in combos:
         cfg = base.replace(algo=algo, alpha=a, epsilon=e)
+        if algo in TRACE_ALGOS:
+            cfg = cfg.replace(**trace_options)
         label = _label(algo, a, e, len(alphas) > 1, len(epsilons) > 1)
         arms.append(Arm(label, run_config(cfg, mdp)))
     return Comparison(mdp, tuple(arms), win)
@@ -207,6 +219,7 @@ def arm_summary(arm: Arm, mdp: FiniteMDP, window: tuple[int, int]) -> dict[str, 
         "algo": run.config.algo,
         "alpha": run.config.alpha,
         "epsilon": run.config.epsilon,
+        "lambda": run.config.trace_lambda if run.config.traced else None,
         "curve": [json_number(x) for x in run.curve],
         "window_mean": json_number(stats.mean),
         "window_se": json_number(stats.se),

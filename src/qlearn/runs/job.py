@@ -66,6 +66,9 @@ DQN_STEPS_PER_SECOND = 2.7e3
 #: Tables a tabular run keeps per seed, each (S, A) float64: Q, Double Q's second table,
 #: the visit counts.
 TABULAR_TABLES = 3
+#: And with eligibility traces (q-lambda, sarsa-lambda): the traces and the list of the
+#: entries whose trace is not 0 (at most S x A).
+TRACE_TABLES = 2
 #: Bytes per replay-buffer entry of DQN beside its two observations: action, reward, flags,
 #: priority.
 DQN_ENTRY_BYTES = 16
@@ -97,7 +100,7 @@ def check_world_size(cfg: TabularConfig | DQNConfig, mdp: FiniteMDP | None) -> N
                 f"{S:,} states x {cfg.seeds:,} seeds")  # fmt: skip
         check_fits(need, what, "lower --buffer-size or --seeds, or train on a smaller world")
         return
-    tables = TABULAR_TABLES + len(cfg.snapshots)
+    tables = TABULAR_TABLES + TRACE_TABLES * cfg.traced + len(cfg.snapshots)
     need = cfg.seeds * (tables * S * A * 8 + S * 8)
     what = f"{tables} tables of {S:,} states x {A} actions x {cfg.seeds:,} seeds"
     check_fits(need, what, "lower --seeds (or --snapshots), or train on a smaller world")

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from qlearn.configs.tabular_config import TabularConfig
+from qlearn.configs.tabular_config import TRACE_ALGOS, TabularConfig
 from qlearn.core.errors import QlearnError
 from qlearn.mdp import FiniteMDP
 from qlearn.tabular.loop import TRACE_FIELDS
@@ -63,6 +63,7 @@ class Update:
     td_error: float
     new_value: float
     epsilon: float | None = None  # expected SARSA: the policy's epsilon
+    trace: Any = None  # q-lambda, sarsa-lambda: the explain_traces.TraceStep of the update
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
@@ -397,10 +398,10 @@ def explain_episodes(
     )
 
 
-def _check_alpha_algo(alpha: float, algo: str) -> None:
-    if algo not in EXPLAINED_ALGOS:
+def _check_alpha_algo(alpha: float, algo: str, algos: tuple[str, ...] = EXPLAINED_ALGOS) -> None:
+    if algo not in algos:
         raise QlearnError(
-            f"explain narrates {', '.join(EXPLAINED_ALGOS)}; got {algo!r} "
+            f"explain narrates {', '.join(EXPLAINED_ALGOS + TRACE_ALGOS)}; got {algo!r} "
             "(train it with `qlearn train --algo` instead)"
         )
     if isinstance(alpha, bool) or not isinstance(alpha, int | float) or not 0 < alpha <= 1:
@@ -447,26 +448,30 @@ def update_lines(u: Update) -> list[str]:
     lines += [
         f"  prediction = {q_sa} = {_num(u.prediction)}",
         f"  TD error   = {_num(u.target)} - {_operand(u.prediction)} = {_num(u.td_error)}",
-        f"  new value  = {_num(u.prediction)} + {_num(u.alpha)} * {_operand(u.td_error)} = "
-        f"{_num(u.new_value)}",
     ]
+    if u.trace is not None:  # every traced entry moves, not only Q(s, a)
+        return lines + u.trace.lines()
+    lines.append(
+        f"  new value  = {_num(u.prediction)} + {_num(u.alpha)} * {_operand(u.td_error)} = "
+        f"{_num(u.new_value)}"
+    )
     return lines
 
 
 def _bootstrap_symbol(u: Update) -> str:
-    if u.algo == "q-learning":
+    if u.algo in ("q-learning", "q-lambda"):
         return f"max Q({u.next_state},.)"
-    if u.algo == "sarsa":
+    if u.algo in ("sarsa", "sarsa-lambda"):
         return f"Q({u.next_state},{u.bootstrap_actions[0]})"
     return f"E_pi Q({u.next_state},.)"
 
 
 def _bootstrap_words(u: Update) -> str:
-    if u.algo == "q-learning":
+    if u.algo in ("q-learning", "q-lambda"):
         acts = ", ".join(u.bootstrap_actions)
         tie = " (tied)" if len(u.bootstrap_actions) > 1 else ""
         return f"best there: {acts}{tie} with {_num(u.next_value)}"
-    if u.algo == "sarsa":
+    if u.algo in ("sarsa", "sarsa-lambda"):
         return f"next action taken there: {u.bootstrap_actions[0]}, worth {_num(u.next_value)}"
     return (
         f"expected value there under epsilon-greedy (epsilon {_num(u.epsilon)}): "
@@ -525,13 +530,22 @@ def explain(
     epsilon: str | float = "0.1",
     seed: int = 0,
     max_steps: int | None = None,
+    lam: float | None = None,
+    traces: str | None = None,
 ) -> Narration:
     """Narrate scripted ``steps``, or ``episodes`` real episodes.
 
-    With neither: the tutorial's hand-run on ``classic``, one real episode elsewhere.
+    With neither: the tutorial's hand-run on ``classic``, one real episode elsewhere (and
+    always real episodes for the learners with traces, each update with its traces).
     """
     if steps is not None and episodes is not None:
         raise QlearnError("give either --steps or --episodes, not both")
+    if algo in TRACE_ALGOS or lam is not None or traces is not None:
+        from qlearn.tabular.explain_traces import explain_traced
+
+        return explain_traced(mdp, steps=steps, episodes=episodes, algo=algo, alpha=alpha,
+                              gamma=gamma, epsilon=epsilon, seed=seed, max_steps=max_steps,
+                              lam=lam, traces=traces)  # fmt: skip
     if steps is not None:
         eps = _constant_epsilon(epsilon)
         return explain_steps(

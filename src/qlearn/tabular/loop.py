@@ -4,7 +4,8 @@ A run's whole state between episodes is a :class:`RunArrays` row: its tables, vi
 counts, explicit random-generator state and step count, next to the metrics recorded so
 far. :func:`run_episodes` advances one row from episode ``start`` to ``stop``, so a run
 can be cut into chunks (for a progress bar, or a checkpoint) and continued with the same
-numbers as if it had never stopped. :func:`run_episodes_parallel` advances every row
+numbers as if it had never stopped. (Eligibility traces start at zero every episode, so
+they live only inside the loop and need no row.) :func:`run_episodes_parallel` advances every row
 (seed) at once, on as many threads as Numba may use; seed ``k`` of a batch gives the same
 numbers as that seed run alone, because each row owns its generator state
 (:mod:`qlearn.core.rng`).
@@ -24,18 +25,24 @@ from qlearn.envs.kernels import World, pick_t, transition_t
 from qlearn.tabular.rules import (
     DOUBLE_Q,
     EXPECTED_SARSA,
+    Q_LAMBDA,
     Q_LEARNING,
     SARSA,
+    SARSA_LAMBDA,
     TD0,
     argmax_random_t,
     boltzmann_probs,
     double_q_target_t,
     epsilon_greedy_probs,
     expected_sarsa_target,
+    exploratory,
     q_learning_target,
     sarsa_target,
     td0_target,
     td_update,
+    trace_bump,
+    trace_decay,
+    traced_update,
 )
 from qlearn.tabular.schedule_kernel import schedule_value
 
@@ -70,6 +77,8 @@ class Settings(NamedTuple):
     opt: np.ndarray  # (S, A) bool optimal actions
     v_ref: np.ndarray  # (S,) exact V of the evaluated policy (TD(0))
     policy: np.ndarray  # (S, A) the fixed policy TD(0) follows
+    lam: float = 0.0  # lambda of the eligibility traces (q-lambda, sarsa-lambda)
+    replacing: bool = False  # replacing traces (else accumulating)
 
 
 class RunArrays(NamedTuple):
@@ -183,6 +192,43 @@ def _state_metrics(s, q, q2, algo, legal, q_ref, opt, v, v_ref):
     return err, optimal
 
 
+@njit(cache=True, nogil=True)  # not inlined: the one-step learners' loop stays lean
+def _clear_traces(elig, traced_at, n_traced) -> int:
+    """Zero every trace (a new episode, or Watkins's cut); returns the new count, 0."""
+    A = elig.shape[1]
+    for j in range(n_traced):
+        elig[traced_at[j] // A, traced_at[j] % A] = 0.0
+    return 0
+
+
+@njit(cache=True, nogil=True)  # not inlined: the one-step learners' loop stays lean
+def _traced_step(q, elig, traced_at, n_traced, visits, s, a, td_error, lr, omega, decay, replacing):
+    """One update of a learner with traces: raise the trace of (s, a), move every traced
+    entry by alpha * TD error * its trace (with 1/n^omega step sizes, each entry by its
+    own count), then decay the traces. ``traced_at[:n_traced]`` lists the entries (s * A + a)
+    whose trace is not 0, in the order they were first visited; returns it and its length.
+    """
+    A = elig.shape[1]
+    if elig[s, a] == 0.0:
+        if n_traced == traced_at.shape[0]:  # full: double it (it never outgrows S * A)
+            grown = np.empty(min(2 * traced_at.shape[0], elig.size), dtype=np.int64)
+            grown[:n_traced] = traced_at[:n_traced]
+            traced_at = grown
+        traced_at[n_traced] = s * A + a
+        n_traced += 1
+    elig[s, a] = trace_bump(elig[s, a], replacing)
+    kept = 0
+    for j in range(n_traced):
+        x, b = traced_at[j] // A, traced_at[j] % A
+        step = lr if omega <= 0.0 else 1.0 / visits[x, b] ** omega
+        q[x, b] = traced_update(q[x, b], td_error, elig[x, b], step)
+        elig[x, b] = trace_decay(elig[x, b], decay)
+        if elig[x, b] != 0.0:
+            traced_at[kept] = traced_at[j]
+            kept += 1
+    return traced_at, kept
+
+
 @njit(cache=True, inline="always")
 def _record(row, ep, s, a, r, s2, done, a2, lr, explore_value) -> None:
     """One transition into a trace row (columns: :data:`TRACE_FIELDS`)."""
@@ -247,6 +293,11 @@ def run_episodes(world, cfg, runs, i, start, stop):
     max_steps = cfg.max_steps
     touched = np.empty(S, dtype=np.int64)  # the states this episode updated, once each
     trace_len = runs.trace.shape[1]
+    traced = algo == Q_LAMBDA or algo == SARSA_LAMBDA
+    decay, replacing = gamma * cfg.lam, cfg.replacing
+    elig = np.zeros((S, A) if traced else (0, A))  # eligibility traces
+    traced_at = np.empty(min(S * A, 256) if traced else 0, dtype=np.int64)  # nonzero traces
+    n_traced = 0
 
     for ep in range(start, stop):
         n_touched = 0
@@ -258,6 +309,7 @@ def run_episodes(world, cfg, runs, i, start, stop):
         temperature = schedule_value(temp_spec, ep if temp_spec[4] == 0.0 else total_steps)
         runs.explore_value[i, ep] = epsilon if explore == EPSILON_GREEDY else temperature
         a = -1
+        n_traced = _clear_traces(elig, traced_at, n_traced)
         while steps < max_steps:
             if eps_per_step:
                 epsilon = schedule_value(eps_spec, total_steps)
@@ -272,6 +324,8 @@ def run_episodes(world, cfg, runs, i, start, stop):
                     a, st = _act(q_act, legal[s], explore, epsilon, temperature, probs, st)
                 else:
                     a, st = _act(q[s], legal[s], explore, epsilon, temperature, probs, st)
+                    if algo == Q_LAMBDA and exploratory(q[s], legal[s], a):
+                        n_traced = _clear_traces(elig, traced_at, n_traced)  # Watkins's cut
             if steps == 0:
                 runs.first_action[i, ep] = a
             s2, r, st = transition_t(
@@ -283,13 +337,26 @@ def run_episodes(world, cfg, runs, i, start, stop):
                 visits[s, a] += 1.0
                 lr = 1.0 / visits[s, a] ** omega
             a2 = -1
-            if algo == Q_LEARNING:
+            if algo == Q_LEARNING or algo == Q_LAMBDA:
                 target = q_learning_target(r, gamma, done, q[s2], legal[s2])
-                q[s, a] = td_update(q[s, a], target, lr)
-            elif algo == SARSA:
+                if algo == Q_LEARNING:
+                    q[s, a] = td_update(q[s, a], target, lr)
+                else:
+                    traced_at, n_traced = _traced_step(
+                        q, elig, traced_at, n_traced, visits, s, a, target - q[s, a], lr, omega,
+                        decay, replacing
+                    )  # fmt: skip
+            elif algo == SARSA or algo == SARSA_LAMBDA:
                 if not done:
                     a2, st = _act(q[s2], legal[s2], explore, epsilon, temperature, probs, st)
-                q[s, a] = td_update(q[s, a], sarsa_target(r, gamma, done, q[s2], a2), lr)
+                target = sarsa_target(r, gamma, done, q[s2], a2)
+                if algo == SARSA:
+                    q[s, a] = td_update(q[s, a], target, lr)
+                else:
+                    traced_at, n_traced = _traced_step(
+                        q, elig, traced_at, n_traced, visits, s, a, target - q[s, a], lr, omega,
+                        decay, replacing
+                    )  # fmt: skip
             elif algo == EXPECTED_SARSA:
                 if explore == EPSILON_GREEDY:
                     epsilon_greedy_probs(q[s2], legal[s2], epsilon, probs)

@@ -1,7 +1,10 @@
 """The tabular update rules: one small compiled function per algorithm.
 
 Each ``*_target`` computes the number a table entry is nudged towards after one
-transition ``(s, a, r, s')``; :func:`td_update` does the nudge. Names follow rlax:
+transition ``(s, a, r, s')``; :func:`td_update` does the nudge. The learners with
+eligibility traces (Q(lambda), SARSA(lambda)) use the Q-learning and SARSA targets and
+nudge every traced entry by its trace (:func:`trace_bump`, :func:`traced_update`,
+:func:`trace_decay`). Names follow rlax:
 ``q_t`` is the row of Q at the landing state ``s'``. Terminal transitions
 (``done``) bootstrap from nothing.
 
@@ -21,9 +24,15 @@ from qlearn.core.rng import below_t, load, store
 #: The integer each tabular learner goes by in the compiled loops (the online loop and
 #: learning from a log dispatch on the same codes).
 ALGO_CODES = {name: code for code, name in enumerate(TABULAR_ALGOS)}
-Q_LEARNING, SARSA, EXPECTED_SARSA, DOUBLE_Q, TD0 = (
-    ALGO_CODES[name] for name in ("q-learning", "sarsa", "expected-sarsa", "double-q", "td0")
-)
+Q_LEARNING, SARSA, EXPECTED_SARSA, DOUBLE_Q, TD0, Q_LAMBDA, SARSA_LAMBDA = (
+    ALGO_CODES[name]
+    for name in (
+        "q-learning", "sarsa", "expected-sarsa", "double-q", "td0", "q-lambda", "sarsa-lambda"
+    )
+)  # fmt: skip
+#: A trace that decays below this is dropped (set to 0): its entry would move by less
+#: than 1e-12 of a TD error, and the learner keeps touching only the entries that matter.
+TRACE_FLOOR = 1e-12
 
 
 @njit(cache=True, inline="always")
@@ -150,3 +159,32 @@ def td0_target(r: float, gamma: float, done: bool, v_t: float) -> float:
 def td_update(value: float, target: float, alpha: float) -> float:
     """Move ``value`` a fraction ``alpha`` of the way to ``target``."""
     return value + alpha * (target - value)
+
+
+@njit(cache=True, inline="always")
+def trace_bump(trace: float, replacing: bool) -> float:
+    """The trace of the entry just visited: one more (accumulating) or one (replacing)."""
+    return 1.0 if replacing else trace + 1.0
+
+
+@njit(cache=True, inline="always")
+def traced_update(value: float, td_error: float, trace: float, alpha: float) -> float:
+    """Move ``value`` by alpha * TD error * its trace. With trace 1 this is
+    :func:`td_update` to the same bit (``td_error`` = target - value), so lambda 0 is
+    the one-step learner exactly."""
+    return value + alpha * (td_error * trace)
+
+
+@njit(cache=True, inline="always")
+def trace_decay(trace: float, decay: float) -> float:
+    """The trace one step later: times gamma * lambda (``decay``), and 0 once below
+    :data:`TRACE_FLOOR`."""
+    trace = trace * decay
+    return trace if trace >= TRACE_FLOOR else 0.0
+
+
+@njit(cache=True, inline="always")
+def exploratory(q_row, legal_row, a: int) -> bool:
+    """Whether ``a`` is not greedy in this row: Watkins's Q(lambda) then cuts every trace,
+    since what follows no longer tells about the greedy policy it learns."""
+    return q_row[a] < max_legal(q_row, legal_row)

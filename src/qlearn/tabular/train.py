@@ -179,6 +179,8 @@ def prepare(cfg: TabularConfig, mdp: FiniteMDP | None = None) -> Prepared:
         opt=solution.policy,
         v_ref=np.nan_to_num(v_ref),
         policy=pol,
+        lam=cfg.trace_lambda,
+        replacing=cfg.replacing_traces,
     )
     return Prepared(cfg, mdp, solution, world_arrays(mdp), settings)
 
