@@ -22,14 +22,15 @@ from qlearn.configs.tabular_config import TABULAR_ALGOS
 from qlearn.core.rng import below_t, load, store
 
 #: The integer each tabular learner goes by in the compiled loops (the online loop and
-#: learning from a log dispatch on the same codes).
-ALGO_CODES = {name: code for code, name in enumerate(TABULAR_ALGOS)}
-Q_LEARNING, SARSA, EXPECTED_SARSA, DOUBLE_Q, TD0, Q_LAMBDA, SARSA_LAMBDA = (
-    ALGO_CODES[name]
-    for name in (
-        "q-learning", "sarsa", "expected-sarsa", "double-q", "td0", "q-lambda", "sarsa-lambda"
-    )
-)  # fmt: skip
+#: learning from a log dispatch on the same codes). Written out, not derived from the
+#: order of TABULAR_ALGOS: Numba freezes these into its cached machine code, and only an
+#: edit of this file (which has @njit functions) clears that cache.
+Q_LEARNING, SARSA, EXPECTED_SARSA, DOUBLE_Q, TD0, Q_LAMBDA, SARSA_LAMBDA = range(7)
+ALGO_CODES = {
+    "q-learning": Q_LEARNING, "sarsa": SARSA, "expected-sarsa": EXPECTED_SARSA,
+    "double-q": DOUBLE_Q, "td0": TD0, "q-lambda": Q_LAMBDA, "sarsa-lambda": SARSA_LAMBDA,
+}  # fmt: skip
+assert set(ALGO_CODES) == set(TABULAR_ALGOS), "every tabular learner needs its code here"
 #: A trace that decays below this is dropped (set to 0): its entry would move by less
 #: than 1e-12 of a TD error, and the learner keeps touching only the entries that matter.
 TRACE_FLOOR = 1e-12
