@@ -10,8 +10,9 @@ seed always gives the same maze. The result is a perfect maze: exactly one path 
 any two rooms. The start is the bottom-left room, the goal ``G`` the top-right one.
 
 Every step costs -1, except the step onto the goal, which pays 0 and ends the episode;
-with gamma 1, V*(s) is minus the number of steps to the goal, plus one. With ``slip=P`` every open cell is ice: a move
-goes sideways with probability P (P/2 each side), as on FrozenLake.
+with gamma 1, V*(s) is minus the number of steps to the goal, plus one. With ``slip=P``
+every open cell is ice: a move goes sideways with probability P (P/2 each side), as on
+FrozenLake.
 """
 
 from __future__ import annotations
