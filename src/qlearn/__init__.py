@@ -21,6 +21,8 @@ from qlearn.mdp import FiniteMDP
 
 _register_envs()
 
+from qlearn import text  # noqa: E402  (token-level Q: qlearn.text.make_task/train/compare)
+
 
 def as_mdp(env: "FiniteEnv | FiniteMDP | str") -> FiniteMDP:
     """The MDP behind a world name, a :class:`FiniteEnv`, or an MDP itself."""
@@ -139,6 +141,15 @@ def figures_of(result) -> dict:
     raise TypeError("figures_of takes a TabularRun, a Comparison or (mdp, solution)")
 
 
+def write_text_run(run, out, plot: bool = False) -> dict:
+    """Evaluate a run of :func:`qlearn.text.train` and write it as a run folder, as
+    ``qlearn text train`` does (config.yaml, metrics.csv, networks, figures, report.html,
+    summary.json); returns the summary."""
+    from qlearn.runs.text_results import write_text_run as write
+
+    return write(run, out, plot)
+
+
 def save_png(fig, path) -> Path:
     """Write a figure of :func:`figures_of` as a PNG file at its exact size, atomically."""
     from qlearn.runs.folder import save_png as write_png
@@ -170,6 +181,8 @@ __all__ = [
     "save_png",
     "solve",
     "sweep",
+    "text",
     "train",
     "value_iteration",
+    "write_text_run",
 ]

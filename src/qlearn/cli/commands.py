@@ -19,6 +19,7 @@ from typer._click.exceptions import ClickException, UsageError
 import qlearn.cli.options as opt
 import qlearn.cli.show as show
 from qlearn.cli.progress import Status, episode_bar, step_bar
+from qlearn.cli.text_commands import text_app
 from qlearn.core.errors import Interrupted, QlearnError
 
 app = typer.Typer(
@@ -28,6 +29,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )
+app.add_typer(text_app, name="text")
 
 
 @app.command()
