@@ -1,7 +1,8 @@
 """Time to solve CartPole-v1 with qlearn's default configurations, compiling included:
 DQN (the defaults), PQN (``--algo pqn``), and the distributional heads (``--algo dqn
---distributional c51|qr``), side by side, with the ratio of each median time to solve to
-DQN's.
+--distributional c51|qr``), ``--rainbow`` and Rainbow's other pieces one at a time
+(``--per``, ``--noisy``, ``--n-step 3``), side by side, with the ratio of each median
+time to solve to DQN's. Each configuration's whole-command times show what it costs.
 
 Each seed runs as a user would run it, ``qlearn train CartPole-v1 --seed K [flags]``,
 in a fresh process with the compilation cache off (cold). Reported per seed:
@@ -16,6 +17,7 @@ in a fresh process with the compilation cache off (cold). Reported per seed:
 One more run with the compilation cache warm shows what a second run costs.
 
     python bench/cartpole_time_to_solve.py [--seeds 10] [--algos dqn,pqn,c51,qr]
+    python bench/cartpole_time_to_solve.py --seeds 2 --algos dqn,per,c51,noisy,nstep3,rainbow
 """
 
 from __future__ import annotations
@@ -36,6 +38,10 @@ ALGOS = {
     "c51": ["--algo", "dqn", "--distributional", "c51"],
     "qr": ["--algo", "dqn", "--distributional", "qr"],
     "rainbow": ["--algo", "dqn", "--rainbow"],
+    # Rainbow's pieces one at a time on top of the DQN defaults (what each costs)
+    "per": ["--algo", "dqn", "--per"],
+    "noisy": ["--algo", "dqn", "--noisy"],
+    "nstep3": ["--algo", "dqn", "--n-step", "3"],
 }
 
 

@@ -113,3 +113,86 @@ def test_new_transitions_get_the_largest_priority_seen():
     )  # fmt: skip
     buf = rb.add(buf, t)
     assert float(buf.priority[2, 0]) == pytest.approx(5.0 + 1e-6)
+
+
+def _prioritized_buffer(rows=5, envs=3, written=4, seed=0, zero=()):
+    """A buffer of ``written`` of ``rows`` rows with random priorities (some set to 0)."""
+    buf = rb.init(rows, envs, (1,), jnp.float32, 2)
+    p = np.random.default_rng(seed).uniform(0.05, 3.0, (rows, envs)).astype(np.float32)
+    for row, env in zero:
+        p[row, env] = 0.0
+    return buf._replace(priority=jnp.asarray(p), written=jnp.int32(written))
+
+
+def _exact_probabilities(buf, alpha):
+    """P(i) = p_i^alpha / sum p^alpha over written transitions, in float64 (flat order)."""
+    rows, envs = buf.priority.shape
+    filled = min(int(buf.written), rows)
+    p = np.asarray(buf.priority, np.float64) ** alpha
+    p[filled:] = 0.0
+    return (p / p.sum()).reshape(-1)
+
+
+def test_sum_tree_is_the_inverse_of_the_exact_cumulative_distribution():
+    # leaf i takes exactly the targets in [F(i-1), F(i)) of the total: P(i) = p_i^a / sum
+    buf = _prioritized_buffer(rows=40, envs=3, written=31, zero=[(3, 1), (7, 0), (7, 1)])
+    alpha = 0.7
+    tree = rb.priority_tree(buf, alpha)
+    exact = _exact_probabilities(buf, alpha)
+    edges = np.cumsum(exact)
+    grid = np.linspace(0, 1, 20_001)[:-1]
+    u = np.concatenate([grid, np.random.default_rng(1).uniform(size=5000)])
+    found = np.asarray(rb.tree_find(tree, jnp.asarray(u, jnp.float32) * rb.tree_total(tree)))
+    expected = np.searchsorted(edges, u, side="right")
+    near_an_edge = np.min(np.abs(u[:, None] - np.concatenate([[0], edges])[None, :]), axis=1) < 1e-5
+    assert np.all((found == expected) | near_an_edge)
+    assert np.all(exact[found] > 0)  # never a transition of priority 0, nor an unwritten one
+    assert found.max() < 31 * 3
+    # targets at (or rounded past) the total land on the last transition of weight > 0
+    last = np.flatnonzero(exact > 0)[-1]
+    total = rb.tree_total(tree)
+    np.testing.assert_array_equal(rb.tree_find(tree, jnp.stack([total, total * 1.01])), last)
+
+
+def test_prioritized_draws_follow_exact_proportional_probabilities_with_exact_weights():
+    buf = _prioritized_buffer(rows=5, envs=3, written=4, zero=[(1, 2)])
+    alpha, beta, batch = 0.7, 0.5, 64
+    exact = _exact_probabilities(buf, alpha)  # 12 written transitions, one of priority 0
+
+    @jax.jit
+    def draw(keys):
+        def one(k):
+            b = rb.sample(buf, k, batch, prioritized=True, alpha=alpha, beta=beta)
+            return b.row * 3 + b.env, b.weight
+
+        return jax.vmap(one)(keys)
+
+    flat, weight = (np.asarray(x) for x in draw(jax.random.split(jax.random.PRNGKey(0), 4000)))
+    share = np.bincount(flat.reshape(-1), minlength=15) / flat.size
+    np.testing.assert_allclose(share, exact, atol=0.003)  # 256,000 draws
+    # importance weights: (N P(i))^-beta, normalised by the batch's largest
+    w = (12 * exact[flat]) ** -beta
+    np.testing.assert_allclose(weight, w / w.max(axis=1, keepdims=True), rtol=1e-5)
+
+
+def test_sum_tree_updated_in_place_equals_the_tree_built_afresh_bit_for_bit():
+    buf = _prioritized_buffer(rows=300, envs=2, written=260)
+    alpha = 0.6
+    # rows sampled twice, and siblings under one node, in one batch
+    rows = jnp.array([5, 5, 6, 7, 100, 259, 0, 1, 2, 3, 4, 5])
+    envs = jnp.array([0, 0, 1, 0, 1, 1, 0, 0, 0, 0, 0, 1])
+    batch = rb.sample(buf, jax.random.PRNGKey(0), 12)._replace(row=rows, env=envs)
+    td = jnp.linspace(-4.0, 9.0, 12)
+
+    @jax.jit
+    def updated(buf, tree):
+        new = rb.update_priorities(buf, batch, td, 1e-6)
+        return new, rb.update_tree(tree, new, batch, alpha)
+
+    new, tree = updated(buf, jax.jit(rb.priority_tree, static_argnums=1)(buf, alpha))
+    fresh = jax.jit(rb.priority_tree, static_argnums=1)(new, alpha)
+    for level, level_fresh in zip(tree, fresh, strict=True):
+        np.testing.assert_array_equal(level, level_fresh)
+    np.testing.assert_allclose(
+        rb.tree_total(tree), (np.asarray(new.priority[:260], np.float64) ** alpha).sum(), rtol=1e-5
+    )

@@ -166,11 +166,31 @@ class DQN:
         online = self.network.init(key, obs_example[None])
         return Learner(online, online, self.optimizer.init(online), jnp.int32(0))
 
-    def outputs(self, params: Any, obs: jax.Array, noise: jax.Array | None = None):
+    def outputs(self, params: Any, obs: jax.Array, noise: Any = None):
         """The network's raw output, (B, A) or (B, A, atoms); noisy layers draw their
-        noise from ``noise`` when given and use their mean weights otherwise."""
+        noise from ``noise`` when given (a key, or the draws :meth:`draw_noise` made
+        with it) and use their mean weights otherwise."""
+        if self.noisy and isinstance(noise, dict):
+            return self.network.apply({**params, "noise_draws": noise}, obs)
         rngs = {"noise": noise} if self.noisy and noise is not None else None
         return self.network.apply(params, obs, rngs=rngs)
+
+    def draw_noise(self, params: Any, obs_example: jax.Array, key: jax.Array) -> dict:
+        """The layer noise a network call with ``key`` draws, drawn ahead: the same
+        numbers, but the draws of many calls can be made at once (``vmap`` over keys)."""
+        _, drawn = self.network.apply(
+            params, obs_example[None], rngs={"noise": key}, mutable=["noise_draws"]
+        )
+        return drawn["noise_draws"]
+
+    def step_noise(self, params: Any, obs_example: jax.Array, key: jax.Array) -> tuple:
+        """The noise of every network call of one gradient step (:meth:`loss_and_td`
+        with ``key``), drawn ahead; None for calls the configuration does not make."""
+        used = (True, True, self.double, self.munchausen)
+        return tuple(
+            self.draw_noise(params, obs_example, k) if use else None
+            for k, use in zip(self._noise_keys(key), used, strict=True)
+        )
 
     def q_values(self, params: Any, obs: jax.Array, noise: jax.Array | None = None):
         """(B, *obs) -> (B, A): the values, or the means of the distributions."""
@@ -214,6 +234,10 @@ class DQN:
         return jnp.mean(batch.weight * per_sample), (q_taken - y, q_taken.mean())
 
     def _noise_keys(self, key):
+        """The noise of a step's four network calls: online at obs, target at the
+        bootstrap observation, online there (Double), target at obs (Munchausen)."""
+        if isinstance(key, tuple):  # drawn ahead by step_noise
+            return key
         return jax.random.split(key, 4) if (self.noisy and key is not None) else (None,) * 4
 
     def _loss_beyond(self, online, target, batch: rb.Batch, key):
@@ -301,11 +325,11 @@ class DQN:
             ahead.reward, ahead.discount, v, q_next_taken, c, ahead.more
         )
 
-    def sample(self, replay: rb.Replay, key: jax.Array, beta: jax.Array | float) -> rb.Batch:
+    def sample(self, replay: rb.Replay, key: jax.Array, beta: jax.Array | float, tree=None):
         return rb.sample(
             replay, key, self.batch_size, n_step=self.n_step, gamma=self.gamma,
             prioritized=self.per, alpha=self.per_alpha, beta=beta,
-            steps_ahead=self.correction != "none",
+            steps_ahead=self.correction != "none", tree=tree,
         )  # fmt: skip
 
     def step(self, learner: Learner, batch: rb.Batch, q_next_target=None, key=None):
@@ -322,14 +346,24 @@ class DQN:
         self, learner: Learner, replay: rb.Replay, key: jax.Array, beta: jax.Array | float
     ) -> tuple[Learner, rb.Replay, UpdateStats]:
         """One gradient step on a sampled batch (and, with PER, its new priorities)."""
-        noise = None
+        return self.update_with_tree(learner, replay, key, beta)[:3]
+
+    def update_with_tree(self, learner, replay, key, beta, tree=None, noise=None):
+        """:meth:`update` given PER's sum tree of ``replay`` (built here if None, see
+        :func:`~qlearn.deep.replay.priority_tree`), also returning the tree after the new
+        priorities (None without PER). ``noise``: the step's layer noise, drawn ahead
+        by :meth:`step_noise` from the key this update would split off for it."""
         if self.noisy:
-            key, noise = jax.random.split(key)
-        batch = self.sample(replay, key, beta)
+            key, k_noise = jax.random.split(key)
+            noise = k_noise if noise is None else noise
+        if self.per and tree is None:
+            tree = rb.priority_tree(replay, self.per_alpha)
+        batch = self.sample(replay, key, beta, tree)
         learner, td, stats = self.step(learner, batch, None, noise)
         if self.per:
             replay = rb.update_priorities(replay, batch, td, self.per_eps)
-        return learner, replay, stats
+            tree = rb.update_tree(tree, replay, batch, self.per_alpha)
+        return learner, replay, stats, tree
 
     def sync_target(self, learner: Learner, crossings: jax.Array) -> Learner:
         """Apply the target updates due after ``crossings`` target-update points.
@@ -377,18 +411,33 @@ class DQN:
         return gradient_steps * self.batch_size * per_obs <= self.AHEAD_BYTES
 
     def _updates_in_turn(self, learner, replay, keys, beta):
-        """Sample, learn, re-prioritise, one batch after another (what PER needs)."""
+        """Sample, learn, re-prioritise, one batch after another (what PER needs). PER's
+        sum tree is built once for the round and kept up to date by each update, and
+        noisy layers' noise is drawn for every update of the round at once."""
 
         # Only the priorities change while learning: carrying the whole buffer through
         # the loop made XLA copy it (tens of MB of Atari frames) on every round.
-        def one(carry, k):
-            learner, priority, max_priority = carry
+        def one(carry, xs):
+            learner, priority, max_priority, tree = carry
+            k, noise = xs
             view = replay._replace(priority=priority, max_priority=max_priority)
-            learner, view, stats = self.update(learner, view, k, beta)
-            return (learner, view.priority, view.max_priority), stats
+            learner, view, stats, tree = self.update_with_tree(learner, view, k, beta, tree, noise)
+            return (learner, view.priority, view.max_priority, tree), stats
 
-        start = (learner, replay.priority, replay.max_priority)
-        (learner, priority, max_priority), stats = jax.lax.scan(one, start, keys)
+        tree = rb.priority_tree(replay, self.per_alpha) if self.per else None
+        noise = None
+        if self.noisy and self.per:
+            # The noise does not depend on learning: drawn for the whole round at once,
+            # the same random numbers at a fraction of the cost. XLA then fuses the noisy
+            # weights differently and may round them differently in the last bit, so
+            # only PER's rounds (whose samples the sum tree already changed) draw ahead:
+            # runs without PER keep their numbers.
+            obs = replay.obs[0, 0]
+            noise = jax.vmap(
+                lambda k: self.step_noise(learner.online, obs, jax.random.split(k)[1])
+            )(keys)
+        start = (learner, replay.priority, replay.max_priority, tree)
+        (learner, priority, max_priority, _), stats = jax.lax.scan(one, start, (keys, noise))
         return learner, replay._replace(priority=priority, max_priority=max_priority), stats
 
     def _updates_with_targets_ahead(self, learner, replay, keys, beta):

@@ -63,7 +63,10 @@ class NoisyDense(nn.Module):
     ``w = mu_w + sigma_w * (f(eps_in) f(eps_out)^T)``, ``b = mu_b + sigma_b * f(eps_out)``.
 
     The noise is drawn from the ``noise`` RNG stream when the caller gives one (acting
-    and learning); without it the layer uses its mean weights (greedy evaluation).
+    and learning); without it the layer uses its mean weights (greedy evaluation). A
+    call with the ``noise_draws`` collection mutable records the draws; a call given
+    them uses them instead of drawing: the noise of many calls can so be drawn at once,
+    ahead, with the same numbers.
     """
 
     features: int
@@ -84,10 +87,15 @@ class NoisyDense(nn.Module):
         sigma_w = self.param("sigma_kernel", constant, (fan_in, self.features))
         mu_b = self.param("mu_bias", uniform, (self.features,))
         sigma_b = self.param("sigma_bias", constant, (self.features,))
-        if not self.has_rng("noise"):
+        if self.has_variable("noise_draws", "eps"):  # drawn ahead (see below)
+            eps_in, eps_out = self.get_variable("noise_draws", "eps")
+        elif self.has_rng("noise"):
+            k_in, k_out = jax.random.split(self.make_rng("noise"))
+            eps_in, eps_out = _scaled_noise(k_in, fan_in), _scaled_noise(k_out, self.features)
+            if self.is_mutable_collection("noise_draws"):
+                self.put_variable("noise_draws", "eps", (eps_in, eps_out))
+        else:
             return x @ mu_w + mu_b
-        k_in, k_out = jax.random.split(self.make_rng("noise"))
-        eps_in, eps_out = _scaled_noise(k_in, fan_in), _scaled_noise(k_out, self.features)
         w = mu_w + sigma_w * jnp.outer(eps_in, eps_out)
         return x @ w + mu_b + sigma_b * eps_out
 

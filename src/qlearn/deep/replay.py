@@ -134,19 +134,103 @@ def _draw_uniform(replay: Replay, key: jax.Array, batch_size: int):
     return flat, jnp.ones(batch_size, jnp.float32)
 
 
-def _draw_prioritized(replay: Replay, key: jax.Array, batch_size: int, alpha, beta):
-    """Proportional prioritized sampling (Schaul et al., 2016), stratified over the batch:
-    P(i) = p_i^alpha / sum p^alpha, weights (N P(i))^-beta normalised by the batch max."""
+#: Children per node of PER's sum tree: few levels (log16 N), each a short gather.
+BRANCH = 16
+
+
+def _pairwise_sum(x: jax.Array) -> jax.Array:
+    """Sum over the last axis (of ``BRANCH``) in a fixed pairwise order, so that a node
+    summed while building the tree and while updating it gets the same float."""
+    while x.shape[-1] > 1:
+        x = x[..., 0::2] + x[..., 1::2]
+    return x[..., 0]
+
+
+def _level_sizes(n: int) -> list[int]:
+    """Node counts of the tree's levels for ``n`` leaves, leaves first: each a multiple of
+    ``BRANCH`` (zero padded); the last holds the root's ``BRANCH`` children."""
+    sizes = []
+    while True:
+        n = -(-n // BRANCH) * BRANCH
+        sizes.append(n)
+        if n == BRANCH:
+            return sizes
+        n //= BRANCH
+
+
+def priority_tree(replay: Replay, alpha) -> tuple[jax.Array, ...]:
+    """The sum tree of ``p^alpha`` over the stored transitions, as its levels, leaves
+    first: leaf i is transition ``row * envs + env`` (rows not yet written and the
+    padding weigh 0), and each node of level k + 1 holds the sum of ``BRANCH`` nodes of
+    level k. A tree updated in place (:func:`update_tree`) equals one built afresh, bit
+    for bit."""
     rows, envs = replay.action.shape
+    sizes = _level_sizes(rows * envs)
     filled_rows = jnp.minimum(replay.written, rows)
     live = (jnp.arange(rows) < filled_rows)[:, None]
     p = jnp.where(live, replay.priority, 0.0).reshape(-1) ** alpha  # (rows * envs,)
-    cum = jnp.cumsum(p)
-    total = cum[-1]
+    levels = [jnp.zeros(sizes[0], jnp.float32).at[: p.shape[0]].set(p)]
+    for size in sizes[1:]:
+        sums = _pairwise_sum(levels[-1].reshape(-1, BRANCH))
+        levels.append(jnp.zeros(size, jnp.float32).at[: sums.shape[0]].set(sums))
+    return tuple(levels)
+
+
+def tree_total(tree: tuple[jax.Array, ...]) -> jax.Array:
+    """The sum of every leaf (the root)."""
+    return _pairwise_sum(tree[-1])
+
+
+def tree_find(tree: tuple[jax.Array, ...], target: jax.Array) -> jax.Array:
+    """The leaves whose prefix sums hold ``target`` (B,) in [0, total): leaf i with
+    ``sum_{j<i} w_j <= target < sum_{j<=i} w_j``, found by walking down from the root
+    (the inverse of the cumulative distribution, one gather of ``BRANCH`` children per
+    level and sample). The walk never enters a subtree of weight 0: where rounding
+    carries ``target`` past a node's last child of weight > 0, it takes that child."""
+    node = jnp.zeros(target.shape, jnp.int32)
+    for level in reversed(tree):
+        children = level.reshape(-1, BRANCH)[node]  # (B, BRANCH)
+        prefix = [children[:, 0]]
+        for k in range(1, BRANCH):  # in order, so the prefix sums never decrease
+            prefix.append(prefix[-1] + children[:, k])
+        prefix = jnp.stack(prefix, axis=1)  # (B, BRANCH) inclusive prefix sums
+        j = jnp.sum(prefix <= target[:, None], axis=1)
+        last = BRANCH - 1 - jnp.argmax(children[:, ::-1] > 0, axis=1)
+        j = jnp.minimum(j, last)
+        before = jnp.where(j > 0, jnp.take_along_axis(prefix, (j - 1)[:, None], 1)[:, 0], 0.0)
+        target = target - before
+        node = node * BRANCH + j
+    return node
+
+
+def update_tree(tree: tuple[jax.Array, ...], replay: Replay, batch: Batch, alpha):
+    """``tree`` after the sampled transitions' priorities changed in ``replay`` (by
+    :func:`update_priorities`): their leaves, then their ancestors level by level."""
+    envs = replay.action.shape[1]
+    node = batch.row * envs + batch.env  # (B,)
+    # read back what the buffer kept: a transition sampled twice has one priority
+    levels = [tree[0].at[node].set(replay.priority[batch.row, batch.env] ** alpha)]
+    for level in tree[1:]:
+        node = node // BRANCH
+        sums = _pairwise_sum(levels[-1].reshape(-1, BRANCH)[node])
+        levels.append(level.at[node].set(sums))
+    return tuple(levels)
+
+
+def _draw_prioritized(replay: Replay, key: jax.Array, batch_size: int, alpha, beta, tree=None):
+    """Proportional prioritized sampling (Schaul et al., 2016), stratified over the batch:
+    P(i) = p_i^alpha / sum p^alpha, weights (N P(i))^-beta normalised by the batch max.
+    One draw per stratum ``[k, k + 1) / B`` of the total, found in the sum tree
+    (:func:`priority_tree`; built here when not given)."""
+    rows, envs = replay.action.shape
+    filled_rows = jnp.minimum(replay.written, rows)
+    if tree is None:
+        tree = priority_tree(replay, alpha)
+    total = tree_total(tree)
     u = (jnp.arange(batch_size) + jax.random.uniform(key, (batch_size,))) / batch_size
-    flat = jnp.searchsorted(cum, u * total, side="right")
+    flat = tree_find(tree, u * total)
     flat = jnp.clip(flat, 0, filled_rows * envs - 1)
-    prob = p[flat] / total
+    prob = tree[0][flat] / total
     n = (filled_rows * envs).astype(jnp.float32)
     weight = (n * prob) ** (-beta)
     return flat, weight / weight.max()
@@ -163,6 +247,7 @@ def sample(
     alpha: float = 0.6,
     beta: float | jax.Array = 0.4,
     steps_ahead: bool = False,
+    tree: tuple[jax.Array, ...] | None = None,
 ) -> Batch:
     """A batch of n-step transitions (call only once the buffer holds something).
 
@@ -170,11 +255,13 @@ def sample(
     the end of an episode or at the newest row written (a shorter return is still a
     correct target), and bootstraps from the observation after step t+m-1 with
     ``gamma^m``, or not at all if the episode terminated there. ``steps_ahead`` also
-    returns the m steps one by one (:class:`StepsAhead`) for lambda targets.
+    returns the m steps one by one (:class:`StepsAhead`) for lambda targets. ``tree``:
+    the priorities' sum tree (:func:`priority_tree`), kept by a caller that samples
+    many batches in turn (built afresh here otherwise).
     """
     rows, envs = replay.action.shape
     if prioritized:
-        flat, weight = _draw_prioritized(replay, key, batch_size, alpha, beta)
+        flat, weight = _draw_prioritized(replay, key, batch_size, alpha, beta, tree)
     else:
         flat, weight = _draw_uniform(replay, key, batch_size)
     row, env = flat // envs, flat % envs
