@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 import qlearn
-from qlearn.deep.compiled import make_train
 from qlearn.deep.functional_envs import finite_env
 from qlearn.deep.train import resolve_config, run
+from qlearn.deep.trainers import make_train
 
 # A short classic run: the shipped settings for finite worlds, fewer steps.
 CLASSIC = {"world": "classic", "steps": 12_000, "seeds": 2}
@@ -43,7 +43,7 @@ def test_same_seed_same_parameters_and_different_seeds_differ(classic_run):
 
 
 def test_initial_weights_differ_between_seeds():
-    from qlearn.deep.compiled import make_trainer
+    from qlearn.deep.trainers import make_trainer
 
     cfg = resolve_config({"world": "classic", "steps": 100})
     trainer = make_trainer(cfg, finite_env(qlearn.load_world("classic")))

@@ -11,7 +11,7 @@ import os as _os
 
 def _configure_xla() -> None:
     """Before JAX starts: one CPU device per core (seeds train on all cores at once, see
-    :class:`~qlearn.deep.compiled.CompiledBackend`) and LLVM optimisation level 1
+    :class:`~qlearn.deep.trainers.CompiledBackend`) and LLVM optimisation level 1
     (compiles about twice as fast as the default, and ran as fast here). Flags the user
     set in ``XLA_FLAGS`` win; ``QLEARN_CPU_DEVICES`` overrides the device count."""
     flags = _os.environ.get("XLA_FLAGS", "")

@@ -281,7 +281,7 @@ Progress = Callable[[int, int, History], None]
 def make_backend(cfg: DQNConfig, target: Target) -> Backend:
     """The trainer for ``cfg``: compiled for functional environments, else the host loop."""
     if target.backend == "compiled":
-        from qlearn.deep.compiled import CompiledBackend
+        from qlearn.deep.trainers import CompiledBackend
 
         return CompiledBackend(cfg, target)
     from qlearn.deep.host import HostBackend

@@ -409,7 +409,7 @@ def limit_jax_devices(n: int) -> None:
     """Give JAX ``n`` CPU devices in this process, if JAX has not started yet.
 
     DQN trains one seed per device and pads a group of seeds up to the device count
-    (:class:`qlearn.deep.compiled.CompiledBackend`), so a worker that inherited "one
+    (:class:`qlearn.deep.trainers.CompiledBackend`), so a worker that inherited "one
     device per core of the machine" would train extra seeds on cores other workers use.
     A seed's numbers do not depend on the device count, so the results stay the same.
     """
