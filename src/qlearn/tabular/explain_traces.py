@@ -18,14 +18,14 @@ import numpy as np
 from qlearn.configs.tabular_config import TRACE_ALGOS, TabularConfig
 from qlearn.core.errors import QlearnError
 from qlearn.mdp import FiniteMDP
-from qlearn.tabular.explain import (
+from qlearn.tabular.loop import TRACE_FIELDS
+from qlearn.tabular.narration import (
     Narration,
     _check_alpha_algo,
     _num,
     _operand,
     narrate_update,
 )
-from qlearn.tabular.loop import TRACE_FIELDS
 from qlearn.tabular.rules import exploratory, trace_bump, trace_decay, traced_update
 
 #: The one-step learner whose target each learner with traces uses.
