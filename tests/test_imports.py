@@ -161,3 +161,35 @@ def test_no_two_modules_share_a_name():
             continue
         assert path.stem not in names, f"{path.relative_to(SRC)} and {names[path.stem]}"
         names[path.stem] = path.relative_to(SRC)
+
+
+def import_circles(src: Path = SRC) -> list[list[str]]:
+    """Groups of modules that reach each other through their imports (any circle)."""
+    graph = {module_name(path, src): imports_of(path, src) for path in src.rglob("*.py")}
+    graph = {
+        m: {t for t in ts if t in graph and t != m and t != "qlearn"} for m, ts in graph.items()
+    }
+
+    def reach(start: str) -> set[str]:
+        seen, todo = set(), [start]
+        while todo:
+            for nxt in graph[todo.pop()] - seen:
+                seen.add(nxt)
+                todo.append(nxt)
+        return seen
+
+    reachable = {m: reach(m) for m in graph}
+    circles = {frozenset({m} | {o for o in reachable[m] if m in reachable[o]})
+               for m in graph if m in reachable[m]}  # fmt: skip
+    return sorted(sorted(c) for c in circles)
+
+
+def test_no_modules_import_each_other_even_within_a_room():
+    assert import_circles() == []
+
+
+def test_the_circle_test_catches_two_modules_that_import_each_other(tmp_path):
+    shutil.copytree(SRC, tmp_path / "qlearn")
+    rules = tmp_path / "qlearn" / "tabular" / "rules.py"
+    rules.write_text(rules.read_text() + "\n\ndef _late():\n    from qlearn.tabular import loop\n")
+    assert import_circles(tmp_path / "qlearn") == [["qlearn.tabular.loop", "qlearn.tabular.rules"]]
