@@ -264,7 +264,13 @@ def saved_config(run_dir: Path, kind: str | None = None) -> TabularConfig | DQNC
         raise QlearnError(
             f"{run_dir} is not a {'DQN' if kind == 'dqn' else kind or 'training'} run"
         )
-    return config_from_mapping(CONFIG_CLASSES[found], data, str(Path(run_dir) / "config.yaml"))
+    path = str(Path(run_dir) / "config.yaml")
+    try:
+        return config_from_mapping(CONFIG_CLASSES[found], data, path)
+    except QlearnError as exc:  # a damaged or hand-edited file: say which one
+        if path in str(exc):
+            raise
+        raise QlearnError(f"{path} does not hold a valid run config: {exc}") from None
 
 
 def read_summary(run_dir: Path) -> dict[str, Any]:
