@@ -14,8 +14,10 @@ from qlearn.core.version import __version__
 from qlearn.deep.flat import flatten
 from qlearn.deep.train import DQNRun
 from qlearn.runs.folder import (
+    atomic_write_bytes,
     atomic_write_text,
     config_record,
+    csv_bytes,
     save_npz,
     table_arrays,
     write_figures,
@@ -442,10 +444,9 @@ def write_results(run: DQNRun, folder: Path, info: dict[str, Any],
     from qlearn.runs.tensorboard import write_scalars_at
 
     folder = Path(folder)
-    fmt = "%.10g"
-    atomic_write_text(folder / "metrics.csv", run.metrics.to_csv(index=False, float_format=fmt))
-    atomic_write_text(folder / "episodes.csv", run.episodes.to_csv(index=False, float_format=fmt))
-    atomic_write_text(folder / "evals.csv", evaluations(run).to_csv(index=False, float_format=fmt))
+    atomic_write_bytes(folder / "metrics.csv", csv_bytes(run.metrics))
+    atomic_write_bytes(folder / "episodes.csv", csv_bytes(run.episodes))
+    atomic_write_bytes(folder / "evals.csv", csv_bytes(evaluations(run)))
     save_npz(folder / "params.npz", params_arrays(run))
     save_npz(folder / "best.npz", params_arrays(run, best=True))
     if run.q_per_seed is not None:

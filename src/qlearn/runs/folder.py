@@ -57,6 +57,19 @@ def atomic_write_text(path: Path, text: str) -> None:
     atomic_write_bytes(path, text.encode("utf-8"))
 
 
+def csv_bytes(frame: pd.DataFrame) -> bytes:
+    """``frame`` as CSV, written by Arrow: every float in its shortest exact form, NaN as
+    an empty cell. Pandas' writer formats cell by cell in Python and spent 33 s of a
+    40 s ``qlearn train --seeds 1024`` on three million rows; Arrow takes under 2 s."""
+    import pyarrow as pa
+    import pyarrow.csv as pa_csv
+
+    sink = pa.BufferOutputStream()
+    options = pa_csv.WriteOptions(quoting_header="none")
+    pa_csv.write_csv(pa.Table.from_pandas(frame, preserve_index=False), sink, options)
+    return sink.getvalue().to_pybytes()
+
+
 def new_run_dir(root: str | Path, label: str) -> Path:
     """A fresh ``root/label-YYYYmmdd-HHMMSS`` (suffixed if taken)."""
     base = Path(root) / f"{label}-{time.strftime('%Y%m%d-%H%M%S')}"

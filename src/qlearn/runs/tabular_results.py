@@ -11,8 +11,10 @@ import pandas as pd
 from qlearn.core.errors import QlearnError
 from qlearn.core.version import __version__
 from qlearn.runs.folder import (
+    atomic_write_bytes,
     atomic_write_text,
     config_record,
+    csv_bytes,
     load_npz,
     read_config,
     read_table,
@@ -265,7 +267,7 @@ def write_results(
     Every file is written atomically; the caller writes ``summary.json`` last.
     """
     folder = Path(folder)
-    atomic_write_text(folder / "metrics.csv", run.metrics.to_csv(index=False, float_format="%.10g"))
+    atomic_write_bytes(folder / "metrics.csv", csv_bytes(run.metrics))
     arrays = table_arrays(run.q_per_seed, run.mdp, run.solution, run.seeds)
     if run.config.algo == "td0":
         arrays["v"] = run.arrays.v
