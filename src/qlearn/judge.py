@@ -54,6 +54,17 @@ def greedy_return(mdp: FiniteMDP, q: np.ndarray, gamma: float | None = None) -> 
     return policy_return(mdp, tie_policy(q, mdp.legal), gamma)
 
 
+def greedy_returns(
+    mdp: FiniteMDP, tables: np.ndarray, gamma: float | None = None
+) -> list[PolicyReturn]:
+    """:func:`greedy_return` of each of ``tables`` (N, S, A), each distinct greedy policy
+    evaluated once (seeds that learn a world fully often end on the same one)."""
+    policies = np.stack([tie_policy(q, mdp.legal) for q in tables])
+    distinct, which = np.unique(policies.reshape(len(policies), -1), axis=0, return_inverse=True)
+    returns = [policy_return(mdp, p.reshape(policies.shape[1:]), gamma) for p in distinct]
+    return [returns[i] for i in which.ravel()]
+
+
 def capped_return(mdp: FiniteMDP, policy: np.ndarray, horizon: int) -> float:
     """Exact expected undiscounted return of ``policy`` over at most ``horizon`` steps.
 

@@ -19,7 +19,7 @@ from qlearn.envs.finite import FiniteEnv
 from qlearn.envs.kernels import World, world_arrays
 from qlearn.envs.registry import load_world
 from qlearn.exact import PolicyReturn, Solution, evaluate_policy, policy_return, solve
-from qlearn.judge import greedy_return
+from qlearn.judge import greedy_returns
 from qlearn.mdp import FiniteMDP
 from qlearn.tabular.loop import (
     RunArrays,
@@ -87,7 +87,7 @@ class TabularRun:
         if self.config.algo == "td0":
             pol = fixed_policy(self.mdp, self.config, self.solution)
             return [policy_return(self.mdp, pol, self.gamma)] * self.config.seeds
-        return [greedy_return(self.mdp, q, self.gamma) for q in self.q_per_seed]
+        return greedy_returns(self.mdp, self.q_per_seed, self.gamma)
 
     @property
     def env_steps(self) -> int:
