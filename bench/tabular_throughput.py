@@ -4,8 +4,10 @@ Both learn FrozenLake 8x8 (slippery, 200-step cap) with the same Q-learning sett
 epsilon 1 -> 0.05 linearly over the episodes, alpha 0.1, gamma 0.99, random tie-breaking.
 The Gymnasium side is what most tutorials write: a Python loop over
 ``gymnasium.make("FrozenLake-v1", map_name="8x8")`` with a NumPy table. qlearn runs the
-same number of episodes once (one seed) and for 1024 seeds at once. Compile time is
-reported separately (Numba caches it on disk after the first run).
+same number of episodes once (one seed) and for 1024 seeds at once, from Python and
+through the command line (``qlearn train frozenlake8x8 --seeds 1024 --json``, its
+env_steps over train_seconds, and its whole process, writing the run folder included).
+Compile time is reported separately (Numba caches it on disk after the first run).
 
     python bench/tabular_throughput.py [--episodes 3000] [--batch 1024] [--repeats 5]
 """
@@ -13,9 +15,13 @@ reported separately (Numba caches it on disk after the first run).
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import statistics
+import subprocess
+import sys
+import tempfile
 import time
 
 import gymnasium as gym
@@ -59,6 +65,20 @@ def qlearn_run(episodes: int, seeds: int) -> qlearn.tabular.train.TabularRun:
     return qlearn.train("frozenlake8x8", episodes=episodes, seeds=seeds, **SETTINGS)
 
 
+def cli_run(episodes: int, seeds: int) -> tuple[int, float, float]:
+    """``qlearn train`` in its own process: (env steps, train seconds, whole seconds)."""
+    flags = [f"--{k}={v}" for k, v in SETTINGS.items()]
+    with tempfile.TemporaryDirectory() as tmp:
+        command = [sys.executable, "-m", "qlearn.cli", "train", "frozenlake8x8", "--json",
+                   f"--episodes={episodes}", f"--seeds={seeds}", *flags,
+                   "--out", f"{tmp}/run"]  # fmt: skip
+        began = time.perf_counter()
+        out = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+        whole = time.perf_counter() - began
+    summary = json.loads(out[out.index("{") : out.rindex("}") + 1])
+    return summary["env_steps"], summary["train_seconds"], whole
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--episodes", type=int, default=3000)
@@ -93,6 +113,7 @@ def main() -> None:
     batch = qlearn_run(args.episodes, args.batch)
     many = batch.env_steps / batch.train_seconds
 
+    cli_steps, cli_train, cli_whole = cli_run(args.episodes, args.batch)
     rows = [
         ("gymnasium loop (1 run)", gym_steps, gym_seconds, gym_rate),
         (
@@ -102,10 +123,13 @@ def main() -> None:
             one,
         ),
         (f"qlearn, {args.batch} seeds", batch.env_steps, batch.train_seconds, many),
+        (f"qlearn train CLI, {args.batch} seeds", cli_steps, cli_train, cli_steps / cli_train),
+        ("  the same, whole process", cli_steps, cli_whole, cli_steps / cli_whole),
     ]
-    print(f"{'':28}{'steps':>14}{'seconds':>10}{'steps/s':>14}{'vs gymnasium':>14}")
+    print(f"{'':34}{'steps':>14}{'seconds':>10}{'steps/s':>14}{'ns/step':>9}{'vs gymnasium':>14}")
     for name, steps, seconds, rate in rows:
-        print(f"{name:28}{steps:>14,}{seconds:>10.3f}{rate:>14,.0f}{rate / gym_rate:>13,.0f}x")
+        print(f"{name:34}{steps:>14,}{seconds:>10.3f}{rate:>14,.0f}{1e9 / rate:>9.1f}"
+              f"{rate / gym_rate:>13,.0f}x")  # fmt: skip
     gap = batch.arrays.gaps[:, -1].mean()
     print(f"\nlearning check: mean final max|Q - Q*| over {args.batch} seeds = {gap:.3f}")
 
