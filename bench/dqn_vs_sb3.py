@@ -13,6 +13,15 @@ and Stable-Baselines3 2.9.2 (torch 2.13.0 CPU) runs each seed in turn, as its sc
 do, with torch's default threads. With ``--sb3-processes 2`` it also runs its seeds in
 parallel processes of one torch thread each, its best use of a 2-core machine.
 
+With ``--tianshou`` Tianshou 2.0.1's DQN (torch 2.13.0 CPU, default threads) joins as a
+second peer, each seed in turn in its own process: it needs pandas<3, which qlearn's
+venv cannot hold, so the flag makes a venv of its own, ``.venv-tianshou`` at the repo
+root (once; later runs only check its pins), and runs ``bench/tianshou_dqn.py`` there.
+That script's docstring lists where Tianshou's settings differ from the zoo's (it counts
+its target update in gradient steps, and has no learning_starts or epsilon schedule of
+its own). Its row's times are its training alone, as SB3's are; the whole processes
+(interpreter start, imports, evaluation too) are printed under the table.
+
 With ``--qr`` the same comparison runs QR-DQN: qlearn's ``--distributional qr`` against
 sb3-contrib 2.9.2's QRDQN, both with the zoo's QR-DQN settings for CartPole (the DQN
 settings above with 10 quantiles, quantile Huber loss with kappa 1).
@@ -22,16 +31,22 @@ seeded Gymnasium CartPole-v1. qlearn's compile time is shown apart (and included
 its end-to-end time); the persistent compilation cache is off so it is cold.
 
     python bench/dqn_vs_sb3.py [--seeds 4] [--steps 50000] [--sb3-processes 2] [--qr]
+                               [--tianshou]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import multiprocessing as mp
 import os
 import platform
+import subprocess
 import time
+from pathlib import Path
 
+# bench/tianshou_dqn.py imports ZOO and evaluate_policy from here in Tianshou's own venv,
+# which has no qlearn or jax: the top level imports the standard library only.
 os.environ.setdefault("QLEARN_JAX_CACHE", "")  # measure compiling cold
 
 ZOO = {
@@ -44,6 +59,10 @@ ZOO = {
 }  # fmt: skip
 #: QR-DQN: the zoo's sb3-contrib settings are the DQN ones with 10 quantiles.
 QR = {"distributional": "qr", "quantiles": 10}
+ROOT = Path(__file__).resolve().parents[1]
+#: Tianshou's venv and its pins; torch 2.13.0 exactly, the CPU build (another pulls CUDA).
+TIANSHOU_VENV = ROOT / ".venv-tianshou"
+TIANSHOU_PINS = ("tianshou==2.0.1", "torch==2.13.0", "gymnasium==1.3.0", "pandas<3")
 
 
 def evaluate_policy(act, seed: int, episodes: int = 10) -> list[float]:
@@ -95,6 +114,40 @@ def _sb3_worker(args):
     return sb3_seed(*args)
 
 
+def tianshou_python() -> Path:
+    """The interpreter of ``.venv-tianshou``, made with python3.11 if missing, pins checked."""
+    python = TIANSHOU_VENV / "bin" / "python"
+    if not python.exists():
+        print(f"making {TIANSHOU_VENV.name} for Tianshou ({' '.join(TIANSHOU_PINS)}) ...")
+        subprocess.run(["python3.11", "-m", "venv", str(TIANSHOU_VENV)], check=True)
+    pip = subprocess.run(
+        [str(python), "-m", "pip", "install", "--quiet", *TIANSHOU_PINS],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    if pip.returncode:
+        raise SystemExit(f"installing Tianshou's pins in {TIANSHOU_VENV} failed:\n{pip.stderr}")
+    return python
+
+
+def tianshou_run(python: Path, seeds: int, steps: int) -> dict:
+    """Tianshou's DQN, each seed in turn in its own process; its row, and the processes' wall."""
+    script = ROOT / "bench" / "tianshou_dqn.py"
+    runs, wall = [], 0.0
+    for seed in range(seeds):
+        began = time.perf_counter()
+        proc = subprocess.run(
+            [str(python), str(script), "--seed", str(seed), "--steps", str(steps)],
+            capture_output=True, text=True,
+        )  # fmt: skip
+        wall += time.perf_counter() - began
+        if proc.returncode:
+            raise SystemExit(f"{script.name} --seed {seed} failed:\n{proc.stderr}")
+        runs.append(json.loads(proc.stdout.strip().splitlines()[-1]))
+    seconds = sum(r["seconds"] for r in runs)
+    return {"seconds": seconds, "compile": 0.0, "total": seconds, "steps": runs[0]["steps"],
+            "returns": [r["returns"] for r in runs], "wall": wall}  # fmt: skip
+
+
 def qlearn_run(seeds: int, steps: int, backend: str, qr: bool = False) -> dict:
     import jax
     import numpy as np
@@ -129,7 +182,15 @@ def main() -> None:
     parser.add_argument("--sb3-processes", type=int, default=0)
     parser.add_argument("--skip-host", action="store_true", help="skip qlearn's host loop")
     parser.add_argument("--qr", action="store_true", help="QR-DQN against sb3-contrib's QRDQN")
+    parser.add_argument(
+        "--tianshou", action="store_true",
+        help="Tianshou 2.0.1's DQN too, in its own venv .venv-tianshou (made on first use)",
+    )  # fmt: skip
     args = parser.parse_args()
+    if args.tianshou and args.qr:
+        parser.error("--tianshou runs Tianshou's DQN only; drop --qr or --tianshou")
+    # made first, so that a failed install stops the run before the long measurements
+    ts_python = tianshou_python() if args.tianshou else None
 
     import gymnasium
     import jax
@@ -170,6 +231,10 @@ def main() -> None:
                      {"seconds": wall, "compile": 0.0, "total": wall, "steps": par[0]["steps"],
                       "returns": [r["returns"] for r in par]}))  # fmt: skip
 
+    if ts_python is not None:
+        ts_row = tianshou_run(ts_python, args.seeds, args.steps)
+        rows.append(("tianshou 2.0.1 DQN, seeds in turn", ts_row))
+
     base = sb3_row["total"]
     print(f"{'':52}{'train s':>9}{'compile s':>10}{'total s':>9}{'steps/s':>10}"
           f"{'x SB3':>8}  final greedy return per seed (10 episodes)")  # fmt: skip
@@ -181,6 +246,10 @@ def main() -> None:
     print(
         "\nx SB3: SB3's total wall-clock (seeds in turn) over each row's total, compiling included"
     )
+    if ts_python is not None:
+        print(f"tianshou: its row is training alone, as SB3's; its {args.seeds} whole processes "
+              f"(start, imports, training, evaluation) took {ts_row['wall']:.1f} s; qlearn "
+              f"compiled is {ts_row['total'] / ours['total']:.1f}x Tianshou")  # fmt: skip
 
 
 if __name__ == "__main__":
