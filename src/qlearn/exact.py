@@ -84,11 +84,17 @@ def policy_matrices(
     from scipy import sparse  # scipy's sparse modules take a third of a second to load
 
     S = mdp.n_states
+    rows, cols, weights = _policy_transitions(mdp, policy)
+    return sparse.csr_matrix((weights, (rows, cols)), shape=(S, S)), r_pi
+
+
+def _policy_transitions(mdp: FiniteMDP, policy: np.ndarray):
+    """The policy's transitions with positive probability: (from, to, probability) arrays
+    (one state pair may appear more than once: the matrices sum them)."""
     weight = policy[:, :, None] * mdp.next_probs  # (S, A, K)
-    rows = np.broadcast_to(np.arange(S)[:, None, None], weight.shape)
+    rows = np.broadcast_to(np.arange(mdp.n_states)[:, None, None], weight.shape)
     live = weight > 0
-    p_pi = sparse.csr_matrix((weight[live], (rows[live], mdp.next_states[live])), shape=(S, S))
-    return p_pi, r_pi
+    return rows[live], mdp.next_states[live], weight[live]
 
 
 #: Worlds up to this many states evaluate a policy with dense arrays: building scipy's
@@ -100,12 +106,9 @@ DENSE_LIMIT = 256
 
 def _dense_policy_matrix(mdp: FiniteMDP, policy: np.ndarray) -> np.ndarray:
     """(S, S) transition matrix under a stochastic policy (S, A), as a dense array."""
-    S = mdp.n_states
-    weight = policy[:, :, None] * mdp.next_probs  # (S, A, K)
-    rows = np.broadcast_to(np.arange(S)[:, None, None], weight.shape)
-    live = weight > 0
-    p_pi = np.zeros((S, S))
-    np.add.at(p_pi, (rows[live], mdp.next_states[live]), weight[live])
+    rows, cols, weights = _policy_transitions(mdp, policy)
+    p_pi = np.zeros((mdp.n_states, mdp.n_states))
+    np.add.at(p_pi, (rows, cols), weights)
     return p_pi
 
 
