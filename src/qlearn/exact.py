@@ -153,18 +153,24 @@ def reaches_terminal(mdp: FiniteMDP, policy: np.ndarray) -> np.ndarray:
     return ~_reaching(edges, stuck) if stuck.any() else np.ones(mdp.n_states, dtype=bool)
 
 
-def evaluate_policy(mdp: FiniteMDP, policy: np.ndarray, gamma: float | None = None) -> np.ndarray:
+def evaluate_policy(
+    mdp: FiniteMDP,
+    policy: np.ndarray,
+    gamma: float | None = None,
+    ends: np.ndarray | None = None,
+) -> np.ndarray:
     """V^pi exactly, by solving the linear Bellman expectation equations (dense up to
     :data:`DENSE_LIMIT` states, sparse above).
 
     ``policy`` is (S, A) action probabilities. With gamma = 1 every state must reach a
-    terminal with probability 1 under the policy; states that do not get ``nan``.
+    terminal with probability 1 under the policy; states that do not get ``nan``
+    (``ends``: :func:`reaches_terminal` of the policy, when the caller has it already).
     """
     gamma = mdp.gamma if gamma is None else gamma
     p_pi, r_pi = policy_matrices(mdp, policy, dense=mdp.n_states <= DENSE_LIMIT)
     solvable = ~mdp.terminal
     if gamma >= 1.0:
-        solvable &= reaches_terminal(mdp, policy)
+        solvable &= reaches_terminal(mdp, policy) if ends is None else ends
     idx = np.flatnonzero(solvable)
     v = np.zeros(mdp.n_states)
     if gamma >= 1.0:
@@ -314,12 +320,13 @@ def policy_return(mdp: FiniteMDP, policy: np.ndarray, gamma: float | None = None
     a terminal state (for instance a greedy loop between two cells).
     """
     gamma = mdp.gamma if gamma is None else gamma
-    v_disc = evaluate_policy(mdp, policy, gamma)
     ends = reaches_terminal(mdp, policy)
+    v_disc = evaluate_policy(mdp, policy, gamma, ends)
     started = mdp.start > 0
     if not ends[started].all():
         undiscounted = None
     else:
-        undiscounted = float(mdp.start @ np.nan_to_num(evaluate_policy(mdp, policy, 1.0)))
+        v_once = evaluate_policy(mdp, policy, 1.0, ends)
+        undiscounted = float(mdp.start @ np.nan_to_num(v_once))
     discounted = float(mdp.start[started] @ v_disc[started])
     return PolicyReturn(undiscounted, None if np.isnan(discounted) else discounted)
