@@ -101,6 +101,25 @@ def test_noise_drawn_ahead_is_the_noise_a_network_call_draws():
     )  # fmt: skip
 
 
+def test_a_round_of_acting_with_noise_drawn_ahead_acts_as_drawing_step_by_step():
+    from qlearn.deep.functional_envs import gymnax_env
+    from qlearn.deep.train import resolve_config
+    from qlearn.deep.trainers import make_trainer
+
+    cfg = resolve_config({"world": "CartPole-v1", "noisy": True, "train_freq": 16})
+    trainer = make_trainer(cfg, gymnax_env("CartPole-v1"))
+    start = jax.jit(trainer.init)(jnp.int32(3))
+    noise = jax.jit(trainer.collection_noise)(start)
+    step = jax.jit(trainer.vector_step)
+    ahead = in_place = start
+    for j in range(cfg.train_freq):
+        ahead, _ = step(ahead, jnp.float32(0.0), jax.tree.map(lambda x, j=j: x[j], noise))
+        in_place, _ = step(in_place, jnp.float32(0.0))
+    assert int(ahead.replay.written) == cfg.train_freq
+    for a, b in zip(jax.tree.leaves(ahead), jax.tree.leaves(in_place), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
 def test_a_prioritized_round_learns_what_its_updates_one_by_one_learn():
     # the round keeps one sum tree and draws the noise ahead; update() builds the tree
     # afresh and draws in place: the same batches and steps, up to rounding

@@ -111,11 +111,14 @@ class CompiledTrainer:
             eval_key=k_eval,
         )
 
-    def vector_step(self, run: RunState, epsilon: jax.Array):
-        """Act in every environment, store the transitions, reset finished episodes."""
+    def vector_step(self, run: RunState, epsilon: jax.Array, noise: Any = None):
+        """Act in every environment, store the transitions, reset finished episodes.
+        ``noise``: the acting noise of a noisy network, drawn ahead
+        (:meth:`collection_noise`)."""
         env, E = self.env, self.cfg.num_envs
         key, k_act, k_step, k_reset = jax.random.split(run.key, 4)
-        action, prob = self.dqn.act_with_prob(run.learner.online, run.obs, run.mask, k_act, epsilon)
+        params = run.learner.online
+        action, prob = self.dqn.act_with_prob(params, run.obs, run.mask, k_act, epsilon, noise)
         next_obs, next_state, reward, terminated, truncated = jax.vmap(env.step)(
             jax.random.split(k_step, E), run.env_state, action
         )
@@ -152,11 +155,13 @@ class CompiledTrainer:
         before = it * plan.steps_per_iteration
         after = before + plan.steps_per_iteration
 
-        def collect(run, j):
+        def collect(run, xs):
+            j, noise = xs
             eps = self.epsilon_at(before + j * cfg.num_envs)
-            return self.vector_step(run, eps)
+            return self.vector_step(run, eps, noise)
 
-        run, (ret, length) = jax.lax.scan(collect, run, jnp.arange(cfg.train_freq))
+        noise = self.collection_noise(run) if self.dqn.noisy else None
+        run, (ret, length) = jax.lax.scan(collect, run, (jnp.arange(cfg.train_freq), noise))
         key, k_train = jax.random.split(run.key)
 
         def learn(operands):
@@ -176,6 +181,20 @@ class CompiledTrainer:
         run = run._replace(learner=learner, replay=replay, key=key)
         eps = self.epsilon_at(after - cfg.num_envs)
         return run, (ret, length, stats.loss, stats.q_mean, eps)
+
+    def collection_noise(self, run: RunState) -> Any:
+        """The layer noise of an iteration's ``train_freq`` acting steps, drawn at once:
+        the same random numbers :meth:`vector_step` would draw step by step (the key
+        chain does not depend on what happens), at a fraction of the cost, since one
+        acting step is a tiny network call whose noise took most of its time."""
+
+        def acting_key(key, _):
+            key, k_act, _, _ = jax.random.split(key, 4)
+            return key, jax.random.split(k_act)[1]
+
+        _, keys = jax.lax.scan(acting_key, run.key, None, length=self.cfg.train_freq)
+        params, obs = run.learner.online, run.obs[0]
+        return jax.vmap(lambda k: self.dqn.draw_noise(params, obs, k))(keys)
 
     def evaluate(self, params: Any, key: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
         """Returns, lengths and start values (the network's max legal Q at the first

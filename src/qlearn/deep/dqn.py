@@ -201,11 +201,15 @@ class DQN:
         noise when the network is noisy)."""
         return self.act_with_prob(params, obs, mask, key, epsilon)[0]
 
-    def act_with_prob(self, params, obs, mask, key, epsilon) -> tuple[jax.Array, jax.Array]:
-        """Actions as :meth:`act`, and the probability the behaviour policy gave each."""
+    def act_with_prob(
+        self, params, obs, mask, key, epsilon, noise=None
+    ) -> tuple[jax.Array, jax.Array]:
+        """Actions as :meth:`act`, and the probability the behaviour policy gave each.
+        ``noise``: the layer noise, drawn ahead by :meth:`draw_noise` from the key this
+        call would split off for it: the same numbers, drawn for many calls at once."""
         if self.noisy:
             key, k_noise = jax.random.split(key)
-            q = self.q_values(params, obs, k_noise)
+            q = self.q_values(params, obs, k_noise if noise is None else noise)
         else:
             q = self.q_values(params, obs)
         action = epsilon_greedy(q, mask, key, epsilon)
