@@ -63,13 +63,14 @@ def test_epsilon_greedy_never_picks_a_masked_action():
     assert np.mean(some == 1) == pytest.approx(0.1, abs=0.02)  # half of the 20% explored
 
 
-def _rainbow_round_inputs(gradient_steps=4):
-    """A Rainbow DQN for CartPole's shapes, its learner and a filled, prioritized buffer."""
+def _rainbow_round_inputs(gradient_steps=4, **options):
+    """A Rainbow DQN (or the configuration ``options`` give) for CartPole's shapes, its
+    learner and a filled, prioritized buffer."""
     from qlearn.deep import replay as rb
     from qlearn.deep.chunks import make_dqn
     from qlearn.deep.train import resolve_config
 
-    cfg = resolve_config({"world": "CartPole-v1", "rainbow": True})
+    cfg = resolve_config({"world": "CartPole-v1", **(options or {"rainbow": True})})
     dqn = make_dqn(cfg, 2, "mlp", False, 100)
     ks = jax.random.split(jax.random.PRNGKey(0), 6)
     rows = 500
@@ -99,6 +100,27 @@ def test_noise_drawn_ahead_is_the_noise_a_network_call_draws():
         dqn.outputs(learner.online, obs, drawn), dqn.outputs(learner.online, obs, keys[0]),
         rtol=1e-6, atol=1e-6,
     )  # fmt: skip
+
+
+@pytest.mark.parametrize("double", [True, False])
+def test_a_noisy_round_without_per_learns_bit_for_bit_what_drawing_in_place_learns(double):
+    # drawing a round's noise ahead is only a speed-up where XLA rounds the noisy weights
+    # as it does drawing them inside each update; else runs would change their numbers
+    options = {"noisy": True, "n_step": 3, "double": double}
+    dqn, learner, buf, keys = _rainbow_round_inputs(8, **options)
+    assert not dqn.per
+
+    def in_place(learner, replay, keys):
+        def one(learner, k):
+            learner, _, stats, _ = dqn.update_with_tree(learner, replay, k, 1.0)
+            return learner, stats
+
+        return jax.lax.scan(one, learner, keys)[0]
+
+    ahead, _, _ = jax.jit(dqn._updates_in_turn)(learner, buf, keys, 1.0)
+    drawn_in_place = jax.jit(in_place)(learner, buf, keys)
+    for a, b in zip(jax.tree.leaves(ahead), jax.tree.leaves(drawn_in_place), strict=True):
+        np.testing.assert_array_equal(a, b)
 
 
 def test_a_round_of_acting_with_noise_drawn_ahead_acts_as_drawing_step_by_step():

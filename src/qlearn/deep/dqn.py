@@ -430,12 +430,14 @@ class DQN:
 
         tree = rb.priority_tree(replay, self.per_alpha) if self.per else None
         noise = None
-        if self.noisy and self.per:
+        plain_target = self.head == "q" and not self.munchausen and self.correction == "none"
+        if self.noisy and (self.per or plain_target):
             # The noise does not depend on learning: drawn for the whole round at once,
-            # the same random numbers at a fraction of the cost. XLA then fuses the noisy
-            # weights differently and may round them differently in the last bit, so
-            # only PER's rounds (whose samples the sum tree already changed) draw ahead:
-            # runs without PER keep their numbers.
+            # the same random numbers at a fraction of the cost. With a distributional
+            # head, Munchausen's or a lambda target, XLA then fuses the noisy weights
+            # differently and rounds them differently in the last bit, so those runs draw
+            # ahead only with PER (whose samples the sum tree already changed): every run
+            # keeps its numbers (tests/deep/test_dqn.py holds the plain target to it).
             obs = replay.obs[0, 0]
             noise = jax.vmap(
                 lambda k: self.step_noise(learner.online, obs, jax.random.split(k)[1])
