@@ -23,6 +23,9 @@ LOSSES = ("huber", "mse")
 BACKENDS = ("auto", "compiled", "gymnasium")
 DISTRIBUTIONAL = ("c51", "qr")
 CORRECTIONS = ("none", "peng", "retrace")
+#: C51's support (v_min, v_max) where neither the user nor a finite world's rewards
+#: bound the returns.
+DEFAULT_SUPPORT = (-10.0, 10.0)
 #: What ``--rainbow`` turns on (Hessel et al., 2018): every option the user does not set.
 RAINBOW = {
     "double": True,
@@ -153,6 +156,15 @@ class DQNConfig:
     def discount(self) -> float:
         return 0.99 if self.gamma is None else float(self.gamma)
 
+    @property
+    def support_bounds(self) -> tuple[float, float]:
+        """C51's lowest and highest atom: v_min and v_max, the default support where unset."""
+        low, high = DEFAULT_SUPPORT
+        return (
+            low if self.v_min is None else self.v_min,
+            high if self.v_max is None else self.v_max,
+        )
+
     def to_dict(self) -> dict[str, Any]:
         out = dataclasses.asdict(self)
         out["net"] = list(self.net)
@@ -238,8 +250,7 @@ def validate_beyond_rainbow(cfg: DQNConfig) -> None:
         if getattr(cfg, name) is not None:
             hint = f"pass e.g. --{name.replace('_', '-')} 10"
             check_number(getattr(cfg, name), name, -1e9, 1e9, hint)
-    low = -10.0 if cfg.v_min is None else cfg.v_min
-    high = 10.0 if cfg.v_max is None else cfg.v_max
+    low, high = cfg.support_bounds
     if cfg.v_min is not None or cfg.v_max is not None:
         if low >= high:
             raise QlearnError(

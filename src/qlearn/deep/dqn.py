@@ -32,6 +32,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from qlearn.configs.dqn_config import DEFAULT_SUPPORT
 from qlearn.deep import replay as rb
 from qlearn.deep.distributional import (
     categorical_loss,
@@ -137,8 +138,8 @@ class DQN:
     """q (a value per action), c51 or qr (a distribution per action)."""
     atoms: int = 1
     """Outputs per action: C51's atoms or QR-DQN's quantiles (1 for the value head)."""
-    v_min: float = -10.0
-    v_max: float = 10.0
+    v_min: float = DEFAULT_SUPPORT[0]
+    v_max: float = DEFAULT_SUPPORT[1]
     noisy: bool = False
     munchausen: bool = False
     m_alpha: float = 0.9

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from qlearn.configs.dqn_config import DQNConfig, env_defaults, layered_options
+from qlearn.configs.dqn_config import DEFAULT_SUPPORT, DQNConfig, env_defaults, layered_options
 from qlearn.configs.fields import config_from_mapping, merge_options
 from qlearn.core.errors import QlearnError
 from qlearn.deep.chunks import Backend, ChunkRecord, History, make_dqn
@@ -92,7 +92,7 @@ def settled(cfg: DQNConfig, mdp: FiniteMDP | None) -> DQNConfig:
     if cfg.gamma is None:
         cfg = cfg.replace(gamma=mdp.gamma if mdp is not None else 0.99)
     if cfg.distributional == "c51" and (cfg.v_min is None or cfg.v_max is None):
-        low, high = return_bounds(mdp, cfg) if mdp is not None else (-10.0, 10.0)
+        low, high = return_bounds(mdp, cfg) if mdp is not None else DEFAULT_SUPPORT
         cfg = cfg.replace(
             v_min=low if cfg.v_min is None else cfg.v_min,
             v_max=high if cfg.v_max is None else cfg.v_max,
