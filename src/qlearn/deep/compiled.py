@@ -34,6 +34,7 @@ from qlearn.deep.dqn import (
     UpdateStats,
     epsilon_greedy,
     masked_argmax,
+    split_noise_key,
 )
 from qlearn.deep.functional_envs import FunctionalEnv
 
@@ -63,6 +64,12 @@ class ChunkOutputs(NamedTuple):
     eval_return: jax.Array  # (eval_episodes,)
     eval_length: jax.Array  # (eval_episodes,)
     eval_start_value: jax.Array  # (eval_episodes,) max legal Q at each first observation
+
+
+def vector_step_keys(key: jax.Array) -> jax.Array:
+    """A vector step's four keys: the training key after it, acting, stepping the
+    environments, resetting them (one home: acting noise is drawn ahead from this chain)."""
+    return jax.random.split(key, 4)
 
 
 def seed_keys(seed: jax.Array | int) -> jax.Array:
@@ -116,7 +123,7 @@ class CompiledTrainer:
         ``noise``: the acting noise of a noisy network, drawn ahead
         (:meth:`collection_noise`)."""
         env, E = self.env, self.cfg.num_envs
-        key, k_act, k_step, k_reset = jax.random.split(run.key, 4)
+        key, k_act, k_step, k_reset = vector_step_keys(run.key)
         params = run.learner.online
         action, prob = self.dqn.act_with_prob(params, run.obs, run.mask, k_act, epsilon, noise)
         next_obs, next_state, reward, terminated, truncated = jax.vmap(env.step)(
@@ -189,8 +196,8 @@ class CompiledTrainer:
         acting step is a tiny network call whose noise took most of its time."""
 
         def acting_key(key, _):
-            key, k_act, _, _ = jax.random.split(key, 4)
-            return key, jax.random.split(k_act)[1]
+            key, k_act, _, _ = vector_step_keys(key)
+            return key, split_noise_key(k_act)[1]
 
         _, keys = jax.lax.scan(acting_key, run.key, None, length=self.cfg.train_freq)
         params, obs = run.learner.online, run.obs[0]

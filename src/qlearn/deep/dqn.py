@@ -209,7 +209,7 @@ class DQN:
         ``noise``: the layer noise, drawn ahead by :meth:`draw_noise` from the key this
         call would split off for it: the same numbers, drawn for many calls at once."""
         if self.noisy:
-            key, k_noise = jax.random.split(key)
+            key, k_noise = split_noise_key(key)
             q = self.q_values(params, obs, k_noise if noise is None else noise)
         else:
             q = self.q_values(params, obs)
@@ -359,7 +359,7 @@ class DQN:
         priorities (None without PER). ``noise``: the step's layer noise, drawn ahead
         by :meth:`step_noise` from the key this update would split off for it."""
         if self.noisy:
-            key, k_noise = jax.random.split(key)
+            key, k_noise = split_noise_key(key)
             noise = k_noise if noise is None else noise
         if self.per and tree is None:
             tree = rb.priority_tree(replay, self.per_alpha)
@@ -440,9 +440,9 @@ class DQN:
             # ahead only with PER (whose samples the sum tree already changed): every run
             # keeps its numbers (tests/deep/test_dqn.py holds the plain target to it).
             obs = replay.obs[0, 0]
-            noise = jax.vmap(
-                lambda k: self.step_noise(learner.online, obs, jax.random.split(k)[1])
-            )(keys)
+            noise = jax.vmap(lambda k: self.step_noise(learner.online, obs, split_noise_key(k)[1]))(
+                keys
+            )
         start = (learner, replay.priority, replay.max_priority, tree)
         (learner, priority, max_priority, _), stats = jax.lax.scan(one, start, (keys, noise))
         return learner, replay._replace(priority=priority, max_priority=max_priority), stats
@@ -463,6 +463,14 @@ class DQN:
             return learner, stats
 
         return jax.lax.scan(one, learner, (batches, q_next))
+
+
+def split_noise_key(key: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """The key of a call that may draw layer noise: (what the call keeps, the noise's
+    key). One home, so that noise drawn ahead from a round's keys is the noise the calls
+    would draw."""
+    rest, k_noise = jax.random.split(key)
+    return rest, k_noise
 
 
 def make_optimizer(
