@@ -74,6 +74,7 @@ def make_dqn(cfg: DQNConfig, n_actions: int, torso: str, channels_first: bool, t
     """The DQN functions for this configuration and environment shape."""
     head = cfg.distributional or "q"
     atoms = {"q": 1, "c51": cfg.atoms, "qr": cfg.quantiles}[head]
+    v_min, v_max = cfg.support_bounds
     network = QNetwork(
         n_actions=n_actions,
         hidden=tuple(cfg.net),
@@ -100,8 +101,8 @@ def make_dqn(cfg: DQNConfig, n_actions: int, torso: str, channels_first: bool, t
         target_update=cfg.target_update,
         head=head,
         atoms=atoms,
-        v_min=cfg.support_bounds[0],
-        v_max=cfg.support_bounds[1],
+        v_min=v_min,
+        v_max=v_max,
         noisy=cfg.noisy,
         munchausen=cfg.munchausen,
         m_alpha=cfg.m_alpha,

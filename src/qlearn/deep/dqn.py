@@ -156,11 +156,15 @@ class DQN:
         return jnp.linspace(self.v_min, self.v_max, self.atoms, dtype=jnp.float32)
 
     @property
+    def plain_target(self) -> bool:
+        """A value head with the one-step (or n-step) max target: no distribution,
+        Munchausen bonus or lambda correction."""
+        return self.head == "q" and not self.munchausen and self.correction == "none"
+
+    @property
     def plain(self) -> bool:
         """DQN and its original variants only: the targets-ahead shortcut applies."""
-        return (
-            self.head == "q" and not (self.noisy or self.munchausen) and (self.correction == "none")
-        )
+        return self.plain_target and not self.noisy
 
     def init(self, key: jax.Array, obs_example: jax.Array) -> Learner:
         """Fresh parameters (the target starts as a copy) and optimizer state."""
@@ -431,8 +435,7 @@ class DQN:
 
         tree = rb.priority_tree(replay, self.per_alpha) if self.per else None
         noise = None
-        plain_target = self.head == "q" and not self.munchausen and self.correction == "none"
-        if self.noisy and (self.per or plain_target):
+        if self.noisy and (self.per or self.plain_target):
             # The noise does not depend on learning: drawn for the whole round at once,
             # the same random numbers at a fraction of the cost. With a distributional
             # head, Munchausen's or a lambda target, XLA then fuses the noisy weights
@@ -440,9 +443,11 @@ class DQN:
             # ahead only with PER (whose samples the sum tree already changed): every run
             # keeps its numbers (tests/deep/test_dqn.py holds the plain target to it).
             obs = replay.obs[0, 0]
-            noise = jax.vmap(lambda k: self.step_noise(learner.online, obs, split_noise_key(k)[1]))(
-                keys
-            )
+
+            def update_noise(k):
+                return self.step_noise(learner.online, obs, split_noise_key(k)[1])
+
+            noise = jax.vmap(update_noise)(keys)
         start = (learner, replay.priority, replay.max_priority, tree)
         (learner, priority, max_priority, _), stats = jax.lax.scan(one, start, (keys, noise))
         return learner, replay._replace(priority=priority, max_priority=max_priority), stats
