@@ -87,19 +87,28 @@ def _rainbow_round_inputs(gradient_steps=4, **options):
     return dqn, learner, buf, jax.random.split(ks[5], gradient_steps)
 
 
-def test_noise_drawn_ahead_is_the_noise_a_network_call_draws():
+def test_layer_noise_is_one_draw_per_network_call_whatever_order_the_parameters_come_in():
     dqn, learner, buf, keys = _rainbow_round_inputs()
     obs = buf.obs[:8, 0]
-    drawn = dqn.draw_noise(learner.online, obs[0], keys[0])
-    _, recorded = dqn.network.apply(
-        learner.online, obs, rngs={"noise": keys[0]}, mutable=["noise_draws"]
-    )
-    for a, b in zip(jax.tree.leaves(drawn), jax.tree.leaves(recorded), strict=True):
+    drawn = dqn.draw_noise(learner.online, keys[0])
+    layers = learner.online["params"]
+    assert set(drawn) == set(layers)  # every dense layer of the Rainbow network is noisy
+    for name, layer_noise in drawn.items():
+        eps_in, eps_out = layer_noise["eps"]
+        assert (eps_in.shape + eps_out.shape) == layers[name]["mu_kernel"].shape
+    reordered = {"params": dict(reversed(list(layers.items())))}
+    again = dqn.draw_noise(reordered, keys[0])
+    other = dqn.draw_noise(learner.online, keys[1])
+    for a, b, c in zip(*(jax.tree.leaves(d) for d in (drawn, again, other)), strict=True):
         np.testing.assert_array_equal(a, b)
+        assert not np.array_equal(a, c)
+    np.testing.assert_array_equal(
+        dqn.outputs(learner.online, obs, drawn), dqn.outputs(learner.online, obs, keys[0])
+    )
+    silent = jax.tree.map(jnp.zeros_like, drawn)  # no noise: the mean weights
     np.testing.assert_allclose(
-        dqn.outputs(learner.online, obs, drawn), dqn.outputs(learner.online, obs, keys[0]),
-        rtol=1e-6, atol=1e-6,
-    )  # fmt: skip
+        dqn.outputs(learner.online, obs, silent), dqn.outputs(learner.online, obs), atol=1e-6
+    )
 
 
 @pytest.mark.parametrize("double", [True, False])

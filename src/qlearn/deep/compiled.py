@@ -200,8 +200,7 @@ class CompiledTrainer:
             return key, split_noise_key(k_act)[1]
 
         _, keys = jax.lax.scan(acting_key, run.key, None, length=self.cfg.train_freq)
-        params, obs = run.learner.online, run.obs[0]
-        return jax.vmap(lambda k: self.dqn.draw_noise(params, obs, k))(keys)
+        return jax.vmap(lambda k: self.dqn.draw_noise(run.learner.online, k))(keys)
 
     def evaluate(self, params: Any, key: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
         """Returns, lengths and start values (the network's max legal Q at the first

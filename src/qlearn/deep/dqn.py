@@ -42,7 +42,7 @@ from qlearn.deep.distributional import (
     quantile_midpoints,
 )
 from qlearn.deep.lambda_returns import peng_target, retrace_target
-from qlearn.deep.networks import QNetwork
+from qlearn.deep.networks import QNetwork, draw_layer_noise
 
 
 class Learner(NamedTuple):
@@ -172,28 +172,26 @@ class DQN:
         return Learner(online, online, self.optimizer.init(online), jnp.int32(0))
 
     def outputs(self, params: Any, obs: jax.Array, noise: Any = None):
-        """The network's raw output, (B, A) or (B, A, atoms); noisy layers draw their
+        """The network's raw output, (B, A) or (B, A, atoms); noisy layers take their
         noise from ``noise`` when given (a key, or the draws :meth:`draw_noise` made
         with it) and use their mean weights otherwise."""
-        if self.noisy and isinstance(noise, dict):
-            return self.network.apply({**params, "noise_draws": noise}, obs)
-        rngs = {"noise": noise} if self.noisy and noise is not None else None
-        return self.network.apply(params, obs, rngs=rngs)
+        if not self.noisy or noise is None:
+            return self.network.apply(params, obs)
+        if not isinstance(noise, dict):
+            noise = self.draw_noise(params, noise)
+        return self.network.apply({**params, "noise_draws": noise}, obs)
 
-    def draw_noise(self, params: Any, obs_example: jax.Array, key: jax.Array) -> dict:
-        """The layer noise a network call with ``key`` draws, drawn ahead: the same
-        numbers, but the draws of many calls can be made at once (``vmap`` over keys)."""
-        _, drawn = self.network.apply(
-            params, obs_example[None], rngs={"noise": key}, mutable=["noise_draws"]
-        )
-        return drawn["noise_draws"]
+    def draw_noise(self, params: Any, key: jax.Array) -> dict:
+        """The layer noise a network call with ``key`` draws: drawn ahead, the draws of
+        many calls can be made at once (``vmap`` over keys)."""
+        return draw_layer_noise(params, key)
 
-    def step_noise(self, params: Any, obs_example: jax.Array, key: jax.Array) -> tuple:
+    def step_noise(self, params: Any, key: jax.Array) -> tuple:
         """The noise of every network call of one gradient step (:meth:`loss_and_td`
         with ``key``), drawn ahead; None for calls the configuration does not make."""
         used = (True, True, self.double, self.munchausen)
         return tuple(
-            self.draw_noise(params, obs_example, k) if use else None
+            self.draw_noise(params, k) if use else None
             for k, use in zip(self._noise_keys(key), used, strict=True)
         )
 
@@ -442,10 +440,8 @@ class DQN:
             # differently and rounds them differently in the last bit, so those runs draw
             # ahead only with PER (whose samples the sum tree already changed): every run
             # keeps its numbers (tests/deep/test_dqn.py holds the plain target to it).
-            obs = replay.obs[0, 0]
-
             def update_noise(k):
-                return self.step_noise(learner.online, obs, split_noise_key(k)[1])
+                return self.step_noise(learner.online, split_noise_key(k)[1])
 
             noise = jax.vmap(update_noise)(keys)
         start = (learner, replay.priority, replay.max_priority, tree)
