@@ -102,8 +102,15 @@ def test_c51_on_slippery_frozenlake_learns_the_exact_start_distribution(tmp_path
         "--out", str(out),
     )  # fmt: skip
     dist = data["start_distribution"]
+    atoms = np.load(out / dist["atoms_file"])  # the atoms are there, not in the summary
     for p, entry in zip(data["per_seed"], dist["per_seed"], strict=True):
-        assert entry["exact"] and abs(sum(entry["exact_atoms"][1]) - 1) < 1e-9
+        exact = atoms[f"exact_values_{p['seed']}"], atoms[f"exact_probs_{p['seed']}"]
+        assert entry["exact"] and entry["exact_atoms"] == exact[0].size > 1
+        assert (
+            abs(exact[1].sum() - 1) < 1e-9 and abs(exact[0] @ exact[1] - entry["exact_mean"]) < 1e-9
+        )
+        learned = atoms[f"learned_values_{p['seed']}"], atoms[f"learned_probs_{p['seed']}"]
+        assert abs(learned[0] @ learned[1] - entry["learned_mean"]) < 1e-9
         assert p["start_w1"] < 0.15 and p["start_cramer"] < 0.2, p
         assert abs(entry["learned_mean"] - entry["exact_mean"]) < 0.15
     assert (out / "distribution.png").read_bytes()[:4] == b"\x89PNG"

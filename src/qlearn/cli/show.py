@@ -239,7 +239,8 @@ def print_dqn(run, info: dict[str, Any]) -> None:
         out.print(f"V*(start) = {info['v_star_start']:.4g}")
         if distributional:
             out.print("start W1 / Cramer: the learned return distribution at the start against "
-                      "the exact one of the greedy policy (distribution.png)")  # fmt: skip
+                      "the exact one of the greedy policy (distribution.png; the atoms of both: "
+                      "distribution.npz)")  # fmt: skip
     out.print(f"run folder: {info['run_dir']}")
 
 

@@ -59,49 +59,68 @@ def variant_name(cfg) -> str:
 DISTRIBUTION_HORIZON = 1000
 
 
-def distribution_report(run: DQNRun) -> dict[str, Any] | None:
-    """For a distributional head on a finite world: each seed's learnt return distribution
-    at the start against the exact distribution of its own greedy policy (W1, Cramer)."""
-    from qlearn.deep.train import start_distributions
-    from qlearn.returns import ReturnDistribution, cramer, merged, return_distribution
-    from qlearn.returns import wasserstein_1 as w1
+def start_distributions(run: DQNRun) -> list | None:
+    """For a distributional head on a finite world, per seed: the learnt return
+    distribution at the start and the exact one of that seed's own greedy policy, as
+    (learnt, exact) :class:`~qlearn.returns.ReturnDistribution` pairs. None otherwise."""
+    from qlearn.deep.train import start_distributions as learnt_at_start
+    from qlearn.returns import merged, return_distribution
 
-    learned = start_distributions(run.config, run.target, run.params)
+    learned = learnt_at_start(run.config, run.target, run.params)
     if learned is None:
         return None
     mdp = run.target.mdp
-    per_seed, exact_all = [], []
+    pairs = []
     for q, (values, probs) in zip(run.q_per_seed, learned, strict=True):
         policy = np.where(mdp.legal, q, -np.inf).argmax(axis=1)
         exact = return_distribution(
             mdp, policy, gamma=run.config.discount, max_steps=DISTRIBUTION_HORIZON
         )
-        mine: ReturnDistribution = merged(values, probs)
-        exact_all.append(exact)
-        per_seed.append(
-            {
-                "w1": json_number(w1(mine, exact)),
-                "cramer": json_number(cramer(mine, exact)),
-                "learned_mean": json_number(mine.mean),
-                "exact_mean": json_number(exact.mean),
-                "exact": exact.exact,
-                "learned_atoms": [values.tolist(), probs.tolist()],
-                "exact_atoms": [exact.values.tolist(), exact.probs.tolist()],
-            }
-        )
-    return {"horizon": DISTRIBUTION_HORIZON, "per_seed": per_seed}
+        pairs.append((merged(values, probs), exact))
+    return pairs
 
 
-def distribution_png(run: DQNRun, report: dict[str, Any]) -> bytes:
+def distribution_report(pairs: list) -> dict[str, Any]:
+    """The distances of each seed's (learnt, exact) start distributions (W1, Cramer) and
+    their means; the atoms themselves go to ``distribution.npz``, not the summary."""
+    from qlearn.returns import cramer
+    from qlearn.returns import wasserstein_1 as w1
+
+    per_seed = [
+        {
+            "w1": json_number(w1(mine, exact)),
+            "cramer": json_number(cramer(mine, exact)),
+            "learned_mean": json_number(mine.mean),
+            "exact_mean": json_number(exact.mean),
+            "exact": exact.exact,
+            "learned_atoms": int(mine.values.size),
+            "exact_atoms": int(exact.values.size),
+        }
+        for mine, exact in pairs
+    ]
+    return {"horizon": DISTRIBUTION_HORIZON, "atoms_file": "distribution.npz", "per_seed": per_seed}
+
+
+def distribution_arrays(seeds: list[int], pairs: list) -> dict[str, np.ndarray]:
+    """distribution.npz: per seed, the learnt and the exact start distribution's atoms
+    (``learned_values_K``, ``learned_probs_K``, ``exact_values_K``, ``exact_probs_K``)."""
+    arrays = {}
+    for seed, (mine, exact) in zip(seeds, pairs, strict=True):
+        for name, dist in (("learned", mine), ("exact", exact)):
+            arrays[f"{name}_values_{seed}"] = dist.values
+            arrays[f"{name}_probs_{seed}"] = dist.probs
+    return arrays
+
+
+def distribution_png(run: DQNRun, pairs: list, report: dict[str, Any]) -> bytes:
     """distribution.png: the first seed's exact CDF and every seed's learnt one."""
     from qlearn.viz.distribution_figure import distribution_figure
     from qlearn.viz.png import figure_png
 
-    seeds = report["per_seed"]
-    exact = tuple(np.asarray(x) for x in seeds[0]["exact_atoms"])
+    exact = (pairs[0][1].values, pairs[0][1].probs)
     learned = {
-        f"seed {seed} (W1 {p['w1']:.3g})": tuple(np.asarray(x) for x in p["learned_atoms"])
-        for seed, p in zip(run.seeds, seeds, strict=True)
+        f"seed {seed} (W1 {p['w1']:.3g})": (mine.values, mine.probs)
+        for seed, p, (mine, _) in zip(run.seeds, report["per_seed"], pairs, strict=True)
     }
     title = f"{variant_name(run.config)} on {run.target.name}: return from the start"
     note = "exact: seed " + str(run.seeds[0]) + "'s greedy policy"
@@ -184,8 +203,9 @@ def summary(run: DQNRun) -> dict[str, Any]:
         for k, entry in enumerate(finite.pop("per_seed_finite")):
             per_seed[k].update(entry)
         out.update(finite)
-        dist = distribution_report(run)
-        if dist is not None:
+        pairs = start_distributions(run)
+        if pairs is not None:
+            dist = distribution_report(pairs)
             for k, entry in enumerate(dist["per_seed"]):
                 per_seed[k].update({f"start_{key}": entry[key] for key in ("w1", "cramer")})
             out["start_distribution"] = dist
@@ -455,8 +475,12 @@ def write_results(run: DQNRun, folder: Path, info: dict[str, Any],
     write_scalars_at(folder, tensorboard_series(run))
     pngs = figures(run)
     write_figures(folder, pngs, plot)
-    if "start_distribution" in info:
-        distribution = {"distribution.png": distribution_png(run, info["start_distribution"])}
+    pairs = start_distributions(run) if "start_distribution" in info else None
+    if pairs is not None:
+        save_npz(folder / "distribution.npz", distribution_arrays(run.seeds, pairs))
+        distribution = {
+            "distribution.png": distribution_png(run, pairs, info["start_distribution"])
+        }
         write_figures(folder, distribution)  # always: the picture the distances measure
         pngs.update(distribution)
     config = config_record("dqn", run.config.to_dict())
