@@ -9,7 +9,7 @@ import pytest
 import yaml
 from conftest import run_cli, run_json
 
-from qlearn.configs.dqn_config import RAINBOW
+from qlearn.configs.dqn_config import RAINBOW, tuned_defaults
 from qlearn.core.errors import QlearnError
 from qlearn.deep.train import resolve_config, train
 from qlearn.judge import judge
@@ -53,13 +53,32 @@ def test_rainbow_is_the_preset_written_out_and_flags_still_win():
     cfg = resolve_config({"world": "CartPole-v1", "rainbow": True, "n_step": 5})
     assert cfg.double and cfg.dueling and cfg.per and cfg.noisy and cfg.rainbow
     assert cfg.distributional == "c51" and cfg.n_step == 5  # the flag given wins
-    # noisy layers explore: epsilon is 0 unless given; the support is written out
-    assert cfg.start_eps == 0.0 and cfg.final_eps == 0.0
-    assert (cfg.v_min, cfg.v_max) == (0.0, 100.0)
+    assert (cfg.v_min, cfg.v_max) == (0.0, 100.0)  # the support is written out
     saved = cfg.to_dict()
     assert {k: saved[k] for k in RAINBOW if k != "n_step"} == {
         k: v for k, v in RAINBOW.items() if k != "n_step"
     }
+
+
+def test_noisy_layers_explore_alone_unless_epsilon_is_given_or_tuned_for_rainbow():
+    noisy = resolve_config({"world": "CartPole-v1", "noisy": True})
+    assert (noisy.start_eps, noisy.final_eps, noisy.steps) == (0.0, 0.0, 50_000)
+    given = resolve_config({"world": "CartPole-v1", "noisy": True, "start_eps": 0.3})
+    assert (given.start_eps, given.final_eps) == (0.3, 0.0)
+    # Rainbow's own CartPole settings keep the DQN defaults' epsilon-greedy schedule
+    # (the noise alone solved half the seeds) and stop sooner; flags still win
+    rainbow = resolve_config({"world": "CartPole-v1", "rainbow": True})
+    assert (rainbow.start_eps, rainbow.final_eps, rainbow.steps) == (1.0, 0.04, 40_000)
+    assert rainbow.lr == noisy.lr and rainbow.gradient_steps == noisy.gradient_steps
+    mine = resolve_config({"world": "CartPole-v1", "rainbow": True, "final_eps": 0.0})
+    assert (mine.start_eps, mine.final_eps) == (1.0, 0.0)
+    acrobot = resolve_config({"world": "Acrobot-v1", "rainbow": True})  # nothing tuned
+    assert (acrobot.start_eps, acrobot.final_eps, acrobot.steps) == (0.0, 0.0, 100_000)
+
+
+def test_what_is_tuned_for_rainbow_never_undoes_the_preset():
+    for settings in tuned_defaults()["rainbow"].values():
+        assert not set(settings) & set(RAINBOW), settings
 
 
 @pytest.mark.slow

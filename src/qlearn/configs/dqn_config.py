@@ -305,33 +305,42 @@ def tuned_defaults() -> dict[str, dict[str, Any]]:
     return yaml.safe_load(text)
 
 
-def defaults_key(world: str | None, family: str, algo: str = "dqn") -> str:
+def _section(table: dict[str, Any], algo: str, rainbow: bool = False) -> dict[str, Any]:
+    """The part of the tuned settings for PQN (``pqn``), the Rainbow preset
+    (``rainbow``) or the DQN family (the top level)."""
+    if algo == "pqn":
+        return table.get("pqn", {})
+    return table.get("rainbow", {}) if rainbow else table
+
+
+def defaults_key(world: str | None, family: str, algo: str = "dqn", rainbow: bool = False) -> str:
     """Which entry of the tuned settings applies: the id itself, else its family (PQN's
-    settings sit under the ``pqn`` key, by id or family the same way)."""
-    table = tuned_defaults()
-    if algo == "pqn":
-        table = table.get("pqn", {})
-    if world in table:
-        return world
-    return family
+    and Rainbow's settings sit under the ``pqn`` and ``rainbow`` keys, by id or family
+    the same way)."""
+    return world if world in _section(tuned_defaults(), algo, rainbow) else family
 
 
-def env_defaults(world: str | None, family: str, algo: str = "dqn") -> dict[str, Any]:
-    """The tuned options for ``world`` (family: finite, minatar, atari, gymnasium)."""
-    table = tuned_defaults()
-    if algo == "pqn":
-        table = table.get("pqn", {})
-    return dict(table.get(defaults_key(world, family, algo), {}))
+def env_defaults(
+    world: str | None, family: str, algo: str = "dqn", rainbow: bool = False
+) -> dict[str, Any]:
+    """The tuned options for ``world`` (family: finite, minatar, atari, gymnasium); with
+    ``rainbow``, those tuned for the Rainbow preset there (usually none)."""
+    table = _section(tuned_defaults(), algo, rainbow)
+    return dict(table.get(defaults_key(world, family, algo, rainbow), {}))
 
 
-def layered_options(tuned: dict[str, Any], given: dict[str, Any]) -> dict[str, Any]:
-    """The options of a run, lowest layer first: the tuned settings, the ``--rainbow``
-    preset when asked for, then what the user gave; with noisy layers, epsilon is 0
-    unless the user gave it (the noise explores)."""
-    preset = RAINBOW if given.get("rainbow") else {}
-    merged = merge_options(tuned, preset, given)
+def layered_options(world: str | None, family: str, given: dict[str, Any]) -> dict[str, Any]:
+    """The options of a run, lowest layer first: the tuned settings for ``world``, the
+    ``--rainbow`` preset when asked for (with what is tuned for Rainbow there), then what
+    the user gave; with noisy layers, epsilon is 0 unless the user or Rainbow's tuned
+    settings gave it (the noise explores)."""
+    algo = given.get("algo", DQNConfig.algo)
+    preset = {}
+    if given.get("rainbow"):
+        preset = {**RAINBOW, **env_defaults(world, family, "dqn", rainbow=True)}
+    merged = merge_options(env_defaults(world, family, algo), preset, given)
     if merged.get("noisy"):
         for name in ("start_eps", "final_eps"):
-            if name not in given:
+            if name not in given and name not in preset:
                 merged[name] = 0.0
     return merged

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from qlearn.configs.dqn_config import DEFAULT_SUPPORT, DQNConfig, env_defaults, layered_options
+from qlearn.configs.dqn_config import DEFAULT_SUPPORT, DQNConfig, layered_options
 from qlearn.configs.fields import config_from_mapping, merge_options
 from qlearn.core.errors import QlearnError
 from qlearn.deep.chunks import Backend, ChunkRecord, History, make_dqn
@@ -78,9 +78,8 @@ def resolve_config(options: dict[str, Any], source: str = "the command line") ->
     map_file = options.get("map_file")
     if map_file is not None:
         world = None
-    algo = options.get("algo", DQNConfig.algo)
-    tuned = env_defaults(world, family_of(world, map_file), algo)
-    cfg = config_from_mapping(DQNConfig, layered_options(tuned, options), source)
+    options_layered = layered_options(world, family_of(world, map_file), options)
+    cfg = config_from_mapping(DQNConfig, options_layered, source)
     target = resolve_target(cfg)  # refuses impossible backends before anything is created
     return settled(cfg, target.mdp)
 
@@ -409,7 +408,6 @@ def train(env: Any = "CartPole-v1", **options: Any) -> DQNRun:
         if env is not None and "map_file" not in options:
             options["world"] = env
         return run(resolve_config(options, "qlearn.train"))
-    tuned = env_defaults(mdp.name, "finite", options["algo"])
-    merged = merge_options(layered_options(tuned, options), {"world": mdp.name})
+    merged = merge_options(layered_options(mdp.name, "finite", options), {"world": mdp.name})
     cfg = config_from_mapping(DQNConfig, merged, "qlearn.train")
     return run(settled(cfg, mdp.with_gamma(cfg.gamma)), mdp=mdp)
