@@ -48,7 +48,7 @@ test: setup
 	@$(BIN)/python -m qlearn.precompile & pid=$$!; \
 	  $(MAKE) --no-print-directory lint chromium || { wait $$pid; exit 1; }; \
 	  wait $$pid
-	$(BIN)/python -m pytest -q -n 2
+	$(BIN)/python -m pytest -q -n 2 --durations=15
 
 bench: setup
 	$(BIN)/python bench/tabular_throughput.py
