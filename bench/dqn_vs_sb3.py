@@ -57,8 +57,9 @@ ZOO = {
     "double": False, "dueling": False, "loss": "huber", "max_grad_norm": 10.0,
     "lr_end": None, "eval_episodes": 10,
 }  # fmt: skip
-#: QR-DQN: the zoo's sb3-contrib settings are the DQN ones with 10 quantiles.
-QR = {"distributional": "qr", "quantiles": 10}
+#: QR-DQN: the zoo's sb3-contrib settings are the DQN ones with 10 quantiles (and one-step
+#: returns, where qlearn's own QR-DQN settings for CartPole use two).
+QR = {"distributional": "qr", "quantiles": 10, "n_step": 1}
 ROOT = Path(__file__).resolve().parents[1]
 #: Tianshou's venv and its pins; torch 2.13.0 exactly, the CPU build (another pulls CUDA).
 TIANSHOU_VENV = ROOT / ".venv-tianshou"

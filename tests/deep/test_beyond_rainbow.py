@@ -76,9 +76,22 @@ def test_noisy_layers_explore_alone_unless_epsilon_is_given_or_tuned_for_rainbow
     assert (acrobot.start_eps, acrobot.final_eps, acrobot.steps) == (0.0, 0.0, 100_000)
 
 
-def test_what_is_tuned_for_rainbow_never_undoes_the_preset():
-    for settings in tuned_defaults()["rainbow"].values():
-        assert not set(settings) & set(RAINBOW), settings
+def test_qr_dqn_on_cartpole_learns_from_two_step_returns_unless_told_otherwise():
+    options = {"world": "CartPole-v1"}
+    assert resolve_config({**options, "distributional": "qr"}).n_step == 2
+    assert resolve_config({**options, "distributional": "qr", "n_step": 1}).n_step == 1
+    assert resolve_config({**options, "distributional": "c51"}).n_step == 1
+    assert resolve_config(options).n_step == 1
+    assert resolve_config({**options, "rainbow": True, "distributional": "qr"}).n_step == 3
+
+
+def test_what_is_tuned_for_a_variant_never_undoes_the_variant():
+    table = tuned_defaults()
+    defining = {"rainbow": {*RAINBOW, "algo"}, "c51": {"distributional", "rainbow", "algo"}}
+    defining["qr"] = defining["c51"]
+    for variant, keys in defining.items():
+        for settings in table.get(variant, {}).values():
+            assert not set(settings) & keys, (variant, settings)
 
 
 @pytest.mark.slow

@@ -305,40 +305,45 @@ def tuned_defaults() -> dict[str, dict[str, Any]]:
     return yaml.safe_load(text)
 
 
-def _section(table: dict[str, Any], algo: str, rainbow: bool = False) -> dict[str, Any]:
-    """The part of the tuned settings for PQN (``pqn``), the Rainbow preset
-    (``rainbow``) or the DQN family (the top level)."""
+def _section(table: dict[str, Any], algo: str, variant: str | None = None) -> dict[str, Any]:
+    """The part of the tuned settings for PQN (``pqn``), a variant of DQN (``rainbow``,
+    ``c51``, ``qr``: what is tuned for it over DQN's own) or DQN (the top level)."""
     if algo == "pqn":
         return table.get("pqn", {})
-    return table.get("rainbow", {}) if rainbow else table
+    if variant is None:
+        return table
+    return table.get(variant, {}) if variant in ("rainbow", *DISTRIBUTIONAL) else {}
 
 
-def defaults_key(world: str | None, family: str, algo: str = "dqn", rainbow: bool = False) -> str:
+def defaults_key(
+    world: str | None, family: str, algo: str = "dqn", variant: str | None = None
+) -> str:
     """Which entry of the tuned settings applies: the id itself, else its family (PQN's
-    and Rainbow's settings sit under the ``pqn`` and ``rainbow`` keys, by id or family
-    the same way)."""
-    return world if world in _section(tuned_defaults(), algo, rainbow) else family
+    and the variants' settings sit under their own keys, by id or family the same way)."""
+    return world if world in _section(tuned_defaults(), algo, variant) else family
 
 
 def env_defaults(
-    world: str | None, family: str, algo: str = "dqn", rainbow: bool = False
+    world: str | None, family: str, algo: str = "dqn", variant: str | None = None
 ) -> dict[str, Any]:
     """The tuned options for ``world`` (family: finite, minatar, atari, gymnasium); with
-    ``rainbow``, those tuned for the Rainbow preset there (usually none)."""
-    table = _section(tuned_defaults(), algo, rainbow)
-    return dict(table.get(defaults_key(world, family, algo, rainbow), {}))
+    a ``variant``, those tuned for it there (usually none)."""
+    table = _section(tuned_defaults(), algo, variant)
+    return dict(table.get(defaults_key(world, family, algo, variant), {}))
 
 
 def layered_options(world: str | None, family: str, given: dict[str, Any]) -> dict[str, Any]:
-    """The options of a run, lowest layer first: the tuned settings for ``world``, the
-    ``--rainbow`` preset when asked for (with what is tuned for Rainbow there), then what
-    the user gave; with noisy layers, epsilon is 0 unless the user or Rainbow's tuned
-    settings gave it (the noise explores)."""
+    """The options of a run, lowest layer first: the tuned settings for ``world``, those
+    tuned for its distributional head, the ``--rainbow`` preset when asked for (with what
+    is tuned for Rainbow there), then what the user gave; with noisy layers, epsilon is 0
+    unless the user or Rainbow's tuned settings gave it (the noise explores)."""
     algo = given.get("algo", DQNConfig.algo)
     preset = {}
     if given.get("rainbow"):
-        preset = {**RAINBOW, **env_defaults(world, family, "dqn", rainbow=True)}
-    merged = merge_options(env_defaults(world, family, algo), preset, given)
+        preset = {**RAINBOW, **env_defaults(world, family, "dqn", "rainbow")}
+    head = given.get("distributional", preset.get("distributional"))
+    for_head = env_defaults(world, family, algo, head) if head else {}
+    merged = merge_options(env_defaults(world, family, algo), for_head, preset, given)
     if merged.get("noisy"):
         for name in ("start_eps", "final_eps"):
             if name not in given and name not in preset:
