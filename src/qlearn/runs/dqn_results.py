@@ -59,14 +59,14 @@ def variant_name(cfg) -> str:
 DISTRIBUTION_HORIZON = 1000
 
 
-def start_distributions(run: DQNRun) -> list | None:
+def start_distribution_pairs(run: DQNRun) -> list | None:
     """For a distributional head on a finite world, per seed: the learnt return
     distribution at the start and the exact one of that seed's own greedy policy, as
     (learnt, exact) :class:`~qlearn.returns.ReturnDistribution` pairs. None otherwise."""
-    from qlearn.deep.train import start_distributions as learnt_at_start
+    from qlearn.deep.train import start_distributions
     from qlearn.returns import merged, return_distribution
 
-    learned = learnt_at_start(run.config, run.target, run.params)
+    learned = start_distributions(run.config, run.target, run.params)
     if learned is None:
         return None
     mdp = run.target.mdp
@@ -203,7 +203,7 @@ def summary(run: DQNRun) -> dict[str, Any]:
         for k, entry in enumerate(finite.pop("per_seed_finite")):
             per_seed[k].update(entry)
         out.update(finite)
-        pairs = start_distributions(run)
+        pairs = start_distribution_pairs(run)
         if pairs is not None:
             dist = distribution_report(pairs)
             for k, entry in enumerate(dist["per_seed"]):
@@ -475,7 +475,7 @@ def write_results(run: DQNRun, folder: Path, info: dict[str, Any],
     write_scalars_at(folder, tensorboard_series(run))
     pngs = figures(run)
     write_figures(folder, pngs, plot)
-    pairs = start_distributions(run) if "start_distribution" in info else None
+    pairs = start_distribution_pairs(run) if "start_distribution" in info else None
     if pairs is not None:
         save_npz(folder / "distribution.npz", distribution_arrays(run.seeds, pairs))
         distribution = {
