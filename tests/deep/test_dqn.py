@@ -13,6 +13,7 @@ from qlearn.deep.dqn import (
     masked_argmax,
     td_target,
 )
+from qlearn.deep.networks import draw_layer_noise
 
 Q_TARGET = jnp.array([[1.0, 5.0, 3.0], [2.0, 0.0, 9.0]])
 Q_ONLINE = jnp.array([[0.0, 1.0, 4.0], [7.0, 0.0, 1.0]])
@@ -90,15 +91,15 @@ def _rainbow_round_inputs(gradient_steps=4, **options):
 def test_layer_noise_is_one_draw_per_network_call_whatever_order_the_parameters_come_in():
     dqn, learner, buf, keys = _rainbow_round_inputs()
     obs = buf.obs[:8, 0]
-    drawn = dqn.draw_noise(learner.online, keys[0])
+    drawn = draw_layer_noise(learner.online, keys[0])
     layers = learner.online["params"]
     assert set(drawn) == set(layers)  # every dense layer of the Rainbow network is noisy
     for name, layer_noise in drawn.items():
         eps_in, eps_out = layer_noise["eps"]
         assert (eps_in.shape + eps_out.shape) == layers[name]["mu_kernel"].shape
     reordered = {"params": dict(reversed(list(layers.items())))}
-    again = dqn.draw_noise(reordered, keys[0])
-    other = dqn.draw_noise(learner.online, keys[1])
+    again = draw_layer_noise(reordered, keys[0])
+    other = draw_layer_noise(learner.online, keys[1])
     for a, b, c in zip(*(jax.tree.leaves(d) for d in (drawn, again, other)), strict=True):
         np.testing.assert_array_equal(a, b)
         assert not np.array_equal(a, c)

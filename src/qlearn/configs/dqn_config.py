@@ -315,21 +315,14 @@ def _section(table: dict[str, Any], algo: str, variant: str | None = None) -> di
     return table.get(variant, {}) if variant in ("rainbow", *DISTRIBUTIONAL) else {}
 
 
-def defaults_key(
-    world: str | None, family: str, algo: str = "dqn", variant: str | None = None
-) -> str:
-    """Which entry of the tuned settings applies: the id itself, else its family (PQN's
-    and the variants' settings sit under their own keys, by id or family the same way)."""
-    return world if world in _section(tuned_defaults(), algo, variant) else family
-
-
-def env_defaults(
-    world: str | None, family: str, algo: str = "dqn", variant: str | None = None
+def _tuned_for(
+    table: dict[str, Any], world: str | None, family: str, algo: str, variant: str | None
 ) -> dict[str, Any]:
-    """The tuned options for ``world`` (family: finite, minatar, atari, gymnasium); with
-    a ``variant``, those tuned for it there (usually none)."""
-    table = _section(tuned_defaults(), algo, variant)
-    return dict(table.get(defaults_key(world, family, algo, variant), {}))
+    """The entry of ``table`` (the tuned settings) for ``world``: its id, else its family
+    (finite, minatar, atari, gymnasium); PQN's and the variants' settings sit under their
+    own keys, by id or family the same way."""
+    section = _section(table, algo, variant)
+    return dict(section.get(world if world in section else family, {}))
 
 
 def layered_options(world: str | None, family: str, given: dict[str, Any]) -> dict[str, Any]:
@@ -338,12 +331,14 @@ def layered_options(world: str | None, family: str, given: dict[str, Any]) -> di
     is tuned for Rainbow there), then what the user gave; with noisy layers, epsilon is 0
     unless the user or Rainbow's tuned settings gave it (the noise explores)."""
     algo = given.get("algo", DQNConfig.algo)
+    table = tuned_defaults()
     preset = {}
     if given.get("rainbow"):
-        preset = {**RAINBOW, **env_defaults(world, family, "dqn", "rainbow")}
+        preset = {**RAINBOW, **_tuned_for(table, world, family, "dqn", "rainbow")}
     head = given.get("distributional", preset.get("distributional"))
-    for_head = env_defaults(world, family, algo, head) if head else {}
-    merged = merge_options(env_defaults(world, family, algo), for_head, preset, given)
+    for_head = _tuned_for(table, world, family, algo, head) if head else {}
+    tuned = _tuned_for(table, world, family, algo, None)
+    merged = merge_options(tuned, for_head, preset, given)
     if merged.get("noisy"):
         for name in ("start_eps", "final_eps"):
             if name not in given and name not in preset:

@@ -37,6 +37,7 @@ from qlearn.deep.dqn import (
     split_noise_key,
 )
 from qlearn.deep.functional_envs import FunctionalEnv
+from qlearn.deep.networks import draw_layer_noise
 
 
 class RunState(NamedTuple):
@@ -200,7 +201,7 @@ class CompiledTrainer:
             return key, split_noise_key(k_act)[1]
 
         _, keys = jax.lax.scan(acting_key, run.key, None, length=self.cfg.train_freq)
-        return jax.vmap(lambda k: self.dqn.draw_noise(run.learner.online, k))(keys)
+        return jax.vmap(lambda k: draw_layer_noise(run.learner.online, k))(keys)
 
     def evaluate(self, params: Any, key: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
         """Returns, lengths and start values (the network's max legal Q at the first

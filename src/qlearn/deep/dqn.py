@@ -173,25 +173,20 @@ class DQN:
 
     def outputs(self, params: Any, obs: jax.Array, noise: Any = None):
         """The network's raw output, (B, A) or (B, A, atoms); noisy layers take their
-        noise from ``noise`` when given (a key, or the draws :meth:`draw_noise` made
+        noise from ``noise`` when given (a key, or the draws :func:`draw_layer_noise` made
         with it) and use their mean weights otherwise."""
         if not self.noisy or noise is None:
             return self.network.apply(params, obs)
         if not isinstance(noise, dict):
-            noise = self.draw_noise(params, noise)
+            noise = draw_layer_noise(params, noise)
         return self.network.apply({**params, "noise_draws": noise}, obs)
-
-    def draw_noise(self, params: Any, key: jax.Array) -> dict:
-        """The layer noise a network call with ``key`` draws: drawn ahead, the draws of
-        many calls can be made at once (``vmap`` over keys)."""
-        return draw_layer_noise(params, key)
 
     def step_noise(self, params: Any, key: jax.Array) -> tuple:
         """The noise of every network call of one gradient step (:meth:`loss_and_td`
         with ``key``), drawn ahead; None for calls the configuration does not make."""
         used = (True, True, self.double, self.munchausen)
         return tuple(
-            self.draw_noise(params, k) if use else None
+            draw_layer_noise(params, k) if use else None
             for k, use in zip(self._noise_keys(key), used, strict=True)
         )
 
@@ -208,7 +203,7 @@ class DQN:
         self, params, obs, mask, key, epsilon, noise=None
     ) -> tuple[jax.Array, jax.Array]:
         """Actions as :meth:`act`, and the probability the behaviour policy gave each.
-        ``noise``: the layer noise, drawn ahead by :meth:`draw_noise` from the key this
+        ``noise``: the layer noise, drawn ahead by :func:`draw_layer_noise` from the key this
         call would split off for it: the same numbers, drawn for many calls at once."""
         if self.noisy:
             key, k_noise = split_noise_key(key)
